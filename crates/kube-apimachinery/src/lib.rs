@@ -1,0 +1,7 @@
+//! Kubernetes API machinery with no I/O: what kube-apiserver computes, as plain functions.
+//!
+//! The emulator (`kube-emu`) is the only server around it; keeping these rules pure lets
+//! them be tested exhaustively and reused (selectors and schemas are needed by the Antrea
+//! emulation too).
+
+pub mod registry;
