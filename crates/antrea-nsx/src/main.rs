@@ -1,1 +1,19 @@
-fn main() {}
+//! `antrea-nsx`: one command for the adapters, the sandbox and the stand-ins.
+//!
+//! This file only wires things: it installs the TLS provider, sets up logging, parses the
+//! command line and hands over to the subcommand.
+
+mod cli;
+mod kube_emu_cmd;
+mod logging;
+
+use clap::Parser;
+
+fn main() -> anyhow::Result<()> {
+    // One crypto provider for the whole process (ring), before anything opens a TLS session.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let cli = cli::Cli::parse();
+    logging::init(&cli.log)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    runtime.block_on(cli::run(cli.command))
+}

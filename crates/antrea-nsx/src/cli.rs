@@ -1,0 +1,50 @@
+//! The command line: global options and the subcommands.
+
+use clap::{Parser, Subcommand};
+
+use crate::kube_emu_cmd::KubeEmuArgs;
+use crate::logging::LogArgs;
+
+/// Antrea NSX Adapter: connects a Kubernetes cluster running Antrea to VMware NSX.
+#[derive(Debug, Parser)]
+#[command(name = "antrea-nsx", version, about, propagate_version = true)]
+pub struct Cli {
+    #[command(flatten)]
+    pub log: LogArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the Kubernetes API emulator on loopback and write a kubeconfig for it.
+    KubeEmu(KubeEmuArgs),
+}
+
+pub async fn run(command: Command) -> anyhow::Result<()> {
+    match command {
+        Command::KubeEmu(args) => crate::kube_emu_cmd::run(args).await,
+    }
+}
+
+/// Resolves when the process is asked to stop (Ctrl-C or SIGTERM).
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+}
