@@ -5,3 +5,5 @@
 //! emulation too).
 
 pub mod registry;
+pub mod field_error;
+pub mod validation;
