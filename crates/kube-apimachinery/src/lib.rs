@@ -7,3 +7,4 @@
 pub mod registry;
 pub mod field_error;
 pub mod validation;
+pub mod selector;
