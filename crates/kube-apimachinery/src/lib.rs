@@ -8,3 +8,6 @@ pub mod registry;
 pub mod field_error;
 pub mod validation;
 pub mod selector;
+pub mod discovery;
+pub mod openapi;
+pub mod table;
