@@ -1,0 +1,248 @@
+//! The NSX 4.2 wire-model JSON Schemas (`../shared/nsx-schemas`), embedded at build time, and
+//! validation of documents against a model by name.
+//!
+//! The simulator validates every request body it accepts against the model of the operation
+//! (as NSX rejects unknown or mistyped fields with a 400), and uses the schemas' `readOnly`
+//! markers to drop the server-owned fields a client echoes back. Validators are compiled on
+//! first use of a model and cached for the life of the process.
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::{Arc, OnceLock};
+
+use parking_lot::Mutex;
+use serde_json::{Value, json};
+
+const POLICY_BUNDLE: &str = include_str!(concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../../../shared/nsx-schemas/nsx-policy-4.2.schema.json"
+));
+const MANAGER_BUNDLE: &str = include_str!(concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../../../shared/nsx-schemas/nsx-manager-4.2.schema.json"
+));
+
+/// Which NSX API a model belongs to (each bundle defines its own models, e.g. two `ApiError`s).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Api {
+    /// Policy API (`/policy/api/v1`), `nsx-policy-4.2.schema.json`.
+    Policy,
+    /// Manager API (`/api/v1`), `nsx-manager-4.2.schema.json`.
+    Manager,
+}
+
+/// The two schema bundles and a cache of compiled validators.
+pub struct SchemaSet {
+    policy: Value,
+    manager: Value,
+    validators: Mutex<HashMap<(Api, String), Arc<jsonschema::Validator>>>,
+}
+
+impl std::fmt::Debug for SchemaSet {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SchemaSet").finish_non_exhaustive()
+    }
+}
+
+/// The process-wide schema set built from the embedded bundles.
+pub fn schemas() -> &'static SchemaSet {
+    static SET: OnceLock<SchemaSet> = OnceLock::new();
+    SET.get_or_init(|| {
+        SchemaSet::from_bundles(
+            serde_json::from_str(POLICY_BUNDLE).expect("embedded policy schema bundle is JSON"),
+            serde_json::from_str(MANAGER_BUNDLE).expect("embedded manager schema bundle is JSON"),
+        )
+    })
+}
+
+impl SchemaSet {
+    /// A schema set from two parsed bundles.
+    pub fn from_bundles(policy: Value, manager: Value) -> Self {
+        Self {
+            policy,
+            manager,
+            validators: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn bundle(&self, api: Api) -> &Value {
+        match api {
+            Api::Policy => &self.policy,
+            Api::Manager => &self.manager,
+        }
+    }
+
+    /// The `$defs` entry of `model`, if the bundle has it.
+    pub fn model(&self, api: Api, model: &str) -> Option<&Value> {
+        self.bundle(api).get("$defs")?.get(model)
+    }
+
+    fn validator(&self, api: Api, model: &str) -> Option<Arc<jsonschema::Validator>> {
+        if let Some(v) = self.validators.lock().get(&(api, model.to_owned())) {
+            return Some(v.clone());
+        }
+        self.model(api, model)?;
+        let mut root = self.bundle(api).clone();
+        root["$ref"] = json!(format!("#/$defs/{model}"));
+        let validator = jsonschema::options()
+            .with_draft(jsonschema::Draft::Draft202012)
+            .should_validate_formats(false)
+            .build(&root)
+            .map_err(|e| tracing::error!(model, error = %e, "schema does not compile"))
+            .ok()?;
+        let validator = Arc::new(validator);
+        self.validators
+            .lock()
+            .insert((api, model.to_owned()), validator.clone());
+        Some(validator)
+    }
+
+    /// Validates `instance` against `model`; on failure, one readable line per problem.
+    pub fn validate(&self, api: Api, model: &str, instance: &Value) -> Result<(), Vec<String>> {
+        let problems = self.problems(api, model, instance);
+        if problems.is_empty() {
+            return Ok(());
+        }
+        let mut lines: Vec<String> = problems
+            .into_iter()
+            .map(|(at, message)| format!("{}: {message}", display_path(&at)))
+            .collect();
+        lines.sort();
+        lines.dedup();
+        Err(lines)
+    }
+
+    /// `(JSON pointer, message)` for each problem of `instance` against `model`.
+    fn problems(&self, api: Api, model: &str, instance: &Value) -> Vec<(String, String)> {
+        let Some(validator) = self.validator(api, model) else {
+            return vec![(String::new(), format!("no schema for model {model}"))];
+        };
+        if validator.is_valid(instance) {
+            return Vec::new();
+        }
+        let mut problems = Vec::new();
+        for error in validator.iter_errors(instance) {
+            let at = error.instance_path().to_string();
+            let located = locate(instance, &at);
+            // A polymorphic member failed every branch: say why against the subtype it names.
+            if matches!(
+                error.kind(),
+                jsonschema::error::ValidationErrorKind::OneOfNotValid { .. }
+            ) && let Some(member) = located
+                && let Some(kind) = member.get("resource_type").and_then(Value::as_str)
+            {
+                if self.model(api, kind).is_some() && kind != model {
+                    let inner = self.problems(api, kind, member);
+                    if inner.is_empty() {
+                        problems.push((at, format!("resource_type '{kind}' is not allowed here")));
+                    } else {
+                        problems.extend(
+                            inner
+                                .into_iter()
+                                .map(|(p, message)| (format!("{at}{p}"), message)),
+                        );
+                    }
+                } else {
+                    problems.push((at, format!("unknown resource_type '{kind}'")));
+                }
+                continue;
+            }
+            problems.push((at, error.to_string()));
+        }
+        problems
+    }
+
+    /// The properties `model` marks `readOnly` (server-owned; ignored when a client sends them).
+    pub fn read_only_fields(&self, api: Api, model: &str) -> BTreeSet<String> {
+        let mut out = BTreeSet::new();
+        if let Some(props) = self
+            .model(api, model)
+            .and_then(|m| m.get("properties"))
+            .and_then(Value::as_object)
+        {
+            for (name, prop) in props {
+                if prop.get("readOnly") == Some(&Value::Bool(true)) {
+                    out.insert(name.clone());
+                }
+            }
+        }
+        out
+    }
+}
+
+fn display_path(at: &str) -> String {
+    if at.is_empty() {
+        "/".to_owned()
+    } else {
+        at.to_owned()
+    }
+}
+
+/// The value at a JSON pointer.
+fn locate<'a>(root: &'a Value, pointer: &str) -> Option<&'a Value> {
+    if pointer.is_empty() {
+        Some(root)
+    } else {
+        root.pointer(pointer)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn examples_dir() -> std::path::PathBuf {
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../../shared/nsx-schemas/examples")
+    }
+
+    #[test]
+    fn every_manifest_example_passes_or_fails_as_declared() {
+        let manifest: Value = serde_json::from_str(
+            &std::fs::read_to_string(examples_dir().join("manifest.json")).unwrap(),
+        )
+        .unwrap();
+        for example in manifest["examples"].as_array().unwrap() {
+            let file = example["file"].as_str().unwrap();
+            let api = if example["schema"] == "nsx-policy-4.2.schema.json" {
+                Api::Policy
+            } else {
+                Api::Manager
+            };
+            let doc: Value =
+                serde_json::from_str(&std::fs::read_to_string(examples_dir().join(file)).unwrap())
+                    .unwrap();
+            let result = schemas().validate(api, example["model"].as_str().unwrap(), &doc);
+            assert_eq!(
+                result.is_ok(),
+                example["valid"].as_bool().unwrap(),
+                "{file}: {result:?}"
+            );
+            if let Err(problems) = result {
+                assert!(!problems.is_empty(), "{file}");
+            }
+        }
+    }
+
+    #[test]
+    fn union_failures_name_the_offending_field() {
+        let doc = json!({"resource_type": "Group", "expression": [
+            {"resource_type": "Condition", "member_type": "Pod", "key": "Tag", "operator": "LIKE", "value": "a|b"}
+        ]});
+        let problems = schemas().validate(Api::Policy, "Group", &doc).unwrap_err();
+        assert!(
+            problems
+                .iter()
+                .any(|p| p.contains("/expression/0/operator")),
+            "{problems:?}"
+        );
+    }
+
+    #[test]
+    fn read_only_fields_come_from_the_schema() {
+        let ro = schemas().read_only_fields(Api::Policy, "Rule");
+        assert!(ro.contains("rule_id"));
+        assert!(ro.contains("path"));
+        assert!(!ro.contains("_revision"));
+        assert!(!ro.contains("sequence_number"));
+    }
+}
