@@ -11,3 +11,4 @@ pub mod selector;
 pub mod discovery;
 pub mod openapi;
 pub mod table;
+pub mod schema;

@@ -575,9 +575,19 @@ fn object_list(meta: &Map<String, Value>, key: &str) -> Vec<Value> {
 /// name generation), `namespaced` whether the kind is namespaced. Paths start at
 /// `metadata`.
 pub fn validate_object_meta(metadata: &Value, namespaced: bool, rule: NameRule) -> Vec<FieldError> {
+    validate_object_meta_at(metadata, namespaced, rule, &FieldPath::new("metadata"))
+}
+
+/// [`validate_object_meta`] for metadata found at another path (embedded resources).
+pub fn validate_object_meta_at(
+    metadata: &Value,
+    namespaced: bool,
+    rule: NameRule,
+    path: &FieldPath,
+) -> Vec<FieldError> {
     let empty = Map::new();
     let meta = metadata.as_object().unwrap_or(&empty);
-    let path = FieldPath::new("metadata");
+    let path = path.clone();
     let mut errors = Vec::new();
 
     let generate_name = string_field(meta, "generateName");
