@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{Auth, Client, PASSWORD, SchemaCheck, client_certificate, principal_client, start};
+use common::{Auth, Client, PASSWORD, client_certificate, principal_client, start};
 use reqwest::Method;
 use serde_json::{Value, json};
 
