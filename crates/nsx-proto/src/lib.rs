@@ -14,7 +14,8 @@
 //! - [`tls`]: mutual-TLS configuration for both ends; [`peer`]: the peer certificate and
 //!   its CN (the cluster id) on the server side.
 //! - [`objects`]: the envelope around NSX JSON documents; [`version`]: version negotiation;
-//!   [`limits`]: protocol defaults; [`transport`]: keepalive settings for both ends.
+//!   [`limits`]: protocol defaults; [`capabilities`]: optional-feature strings;
+//!   [`transport`]: keepalive settings for both ends.
 //! - `ChannelError` builders and gRPC status mapping live beside the generated type.
 
 mod errors;
@@ -66,10 +67,63 @@ pub mod limits {
     pub const HEARTBEAT_MISSES_BEFORE_UNKNOWN: u32 = 3;
     /// Most container nodes in one support-bundle request.
     pub const MAX_SUPPORT_BUNDLE_NODES: usize = 200;
+    /// How long NSX waits for the hello of a new session.
+    pub const HELLO_TIMEOUT: Duration = Duration::from_secs(10);
+    /// How long an adapter waits for the welcome after its hello.
+    pub const WELCOME_TIMEOUT: Duration = Duration::from_secs(30);
+    /// How long after a request's deadline NSX still accepts its answer.
+    pub const LATE_RESPONSE_GRACE: Duration = Duration::from_secs(5);
+    /// How long an adapter remembers finished requests, to recognise a re-sent one.
+    pub const REQUEST_REPLAY_WINDOW: Duration = Duration::from_secs(600);
+    /// Bounds of `TraceflowStartRequest.trace_timeout` (Antrea's Traceflow timeout).
+    pub const MIN_TRACE_TIMEOUT: Duration = Duration::from_secs(1);
+    /// See [`MIN_TRACE_TIMEOUT`].
+    pub const MAX_TRACE_TIMEOUT: Duration = Duration::from_secs(300);
     /// First reconnect delay of an adapter; doubled on each failure.
     pub const RECONNECT_BACKOFF_INITIAL: Duration = Duration::from_secs(1);
     /// Longest reconnect delay of an adapter.
     pub const RECONNECT_BACKOFF_MAX: Duration = Duration::from_secs(60);
+    /// Reconnect delays vary randomly by up to this many percent either way.
+    pub const RECONNECT_JITTER_PERCENT: u32 = 20;
+}
+
+/// Capability strings of hellos and welcomes (docs/protocol.md "Capabilities"). A receiver
+/// ignores strings it does not know; the welcome carries the intersection.
+pub mod capabilities {
+    /// The MP adapter answers `PolicyStatisticsRequest` (Antrea's stats API is enabled).
+    pub const MP_STATISTICS: &str = "mp.statistics";
+    /// The MP adapter runs Traceflows.
+    pub const MP_TRACEFLOW: &str = "mp.traceflow";
+    /// The MP adapter collects support bundles.
+    pub const MP_SUPPORT_BUNDLE: &str = "mp.support-bundle";
+    /// The MP adapter collects logs.
+    pub const MP_LOGS: &str = "mp.logs";
+
+    /// The capabilities both ends offered, in the order of `ours`.
+    pub fn intersection(ours: &[&str], theirs: &[String]) -> Vec<String> {
+        ours.iter()
+            .filter(|capability| theirs.iter().any(|offered| offered == *capability))
+            .map(|capability| (*capability).to_owned())
+            .collect()
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+
+        #[test]
+        fn intersection_keeps_common_known_capabilities() {
+            let theirs = vec![
+                MP_LOGS.to_owned(),
+                "mp.future-thing".to_owned(),
+                MP_STATISTICS.to_owned(),
+            ];
+            assert_eq!(
+                intersection(&[MP_STATISTICS, MP_TRACEFLOW, MP_LOGS], &theirs),
+                vec![MP_STATISTICS.to_owned(), MP_LOGS.to_owned()]
+            );
+        }
+    }
 }
 
 /// HTTP/2 and TCP keepalive settings both ends use, so a dead peer or a silently dropped
