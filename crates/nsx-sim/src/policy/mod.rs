@@ -677,3 +677,132 @@ pub fn bootstrap(tx: &mut WriteTxn<'_>, now: i64) -> Result<(), ApiError> {
     }
     engine.finish()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::Store;
+
+    const CCP: &str = "/infra/sites/default/enforcement-points/default/cluster-control-planes/c1";
+    const POLICY: &str = "/infra/domains/default/security-policies/p";
+
+    fn store() -> Store {
+        let store = Store::in_memory();
+        store
+            .write_blocking(|tx| {
+                bootstrap(tx, 1)?;
+                // Cluster control planes belong to the registration module; a bare document
+                // stands in for one here.
+                tx.put(
+                    TABLE,
+                    CCP,
+                    json!({"resource_type": "ClusterControlPlane", "id": "c1"}),
+                );
+                let mut engine = Engine::new(tx, Caller::system(), 1);
+                engine.upsert(
+                    Kind::SecurityPolicy,
+                    POLICY,
+                    json!({"resource_type": "SecurityPolicy", "category": "Application"}),
+                    WriteMode::Merge,
+                    Origin::Rest,
+                )?;
+                engine.finish()
+            })
+            .unwrap();
+        store
+    }
+
+    fn admin() -> Caller {
+        Caller {
+            identity: Identity::User("admin".into()),
+            allow_overwrite: false,
+        }
+    }
+
+    fn span(store: &Store, id: &str, cluster: &str) -> Result<(), ApiError> {
+        let path = format!("{POLICY}/container-cluster-span/{id}");
+        let body = json!({"resource_type": "SecurityPolicyContainerCluster", "container_cluster_path": cluster});
+        store
+            .write_blocking(|tx| {
+                let mut engine = Engine::new(tx, admin(), 2);
+                engine.upsert(
+                    Kind::ContainerClusterSpan,
+                    &path,
+                    body,
+                    WriteMode::Merge,
+                    Origin::Rest,
+                )?;
+                engine.finish()
+            })
+            .map_err(|e| match e {
+                crate::store::TxnError::Aborted(e) => e,
+                crate::store::TxnError::Store(e) => ApiError::internal(e.to_string()),
+            })
+    }
+
+    #[test]
+    fn container_cluster_span_rules() {
+        let store = store();
+        span(&store, "c1", CCP).unwrap();
+        let stored = store.read(|t| {
+            t.get(TABLE, &format!("{POLICY}/container-cluster-span/c1"))
+                .cloned()
+        });
+        let stored = stored.unwrap();
+        assert_eq!(stored["container_cluster_type"], "ANTREA");
+        assert_eq!(stored["parent_path"], POLICY);
+        // The same cluster twice in one span, a changed path, and a missing cluster.
+        assert_eq!(
+            span(&store, "again", CCP).unwrap_err().error_code,
+            code::POLICY_VALIDATION
+        );
+        assert_eq!(
+            span(
+                &store,
+                "c1",
+                "/infra/sites/default/enforcement-points/default/cluster-control-planes/c2"
+            )
+            .unwrap_err()
+            .error_code,
+            code::POLICY_VALIDATION
+        );
+        assert_eq!(
+            span(
+                &store,
+                "c2",
+                "/infra/sites/default/enforcement-points/default/cluster-control-planes/c2"
+            )
+            .unwrap_err()
+            .error_code,
+            code::INVALID_PATH
+        );
+        // The cluster is in use by the span.
+        let delete_ccp = store.write_blocking(|tx| {
+            let mut engine = Engine::new(tx, admin(), 3);
+            engine.delete(CCP, false)?;
+            engine.finish()
+        });
+        assert!(matches!(
+            delete_ccp,
+            Err(crate::store::TxnError::Aborted(ApiError {
+                error_code: code::RESOURCE_IN_USE,
+                ..
+            }))
+        ));
+    }
+
+    #[test]
+    fn bootstrap_is_idempotent_and_system_owned() {
+        let store = store();
+        let before = store.read(|t| t.len(TABLE));
+        store.write_blocking(|tx| bootstrap(tx, 5)).unwrap();
+        assert_eq!(store.read(|t| t.len(TABLE)), before);
+        store.read(|t| {
+            let domain = t.get(TABLE, "/infra/domains/default").unwrap();
+            assert_eq!(domain["_system_owned"], true);
+            assert_eq!(domain["_create_user"], "system");
+            let http = t.get(TABLE, "/infra/services/HTTP").unwrap();
+            assert_eq!(http["is_default"], true);
+        });
+    }
+}

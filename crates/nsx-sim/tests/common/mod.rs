@@ -431,6 +431,12 @@ pub fn client_certificate(cn: &str) -> (String, String) {
 
 /// Registers a principal identity for a fresh certificate; returns a client using it.
 pub async fn principal_client(sim: &RunningSim, name: &str, protected: bool) -> Client {
+    let (cert, key) = register_principal(sim, name, protected).await;
+    Client::new(sim, Auth::Certificate, Some((&cert, &key)))
+}
+
+/// Registers a principal identity for a fresh certificate; returns `(cert PEM, key PEM)`.
+pub async fn register_principal(sim: &RunningSim, name: &str, protected: bool) -> (String, String) {
     let (cert, key) = client_certificate(name);
     sim.register_principal_identity(PrincipalIdentitySpec {
         name: name.to_owned(),
@@ -441,7 +447,7 @@ pub async fn principal_client(sim: &RunningSim, name: &str, protected: bool) -> 
     })
     .await
     .unwrap();
-    Client::new(sim, Auth::Certificate, Some((&cert, &key)))
+    (cert, key)
 }
 
 /// A minimal ANTREA group on pods with a tag.
