@@ -12,3 +12,5 @@ pub mod discovery;
 pub mod openapi;
 pub mod table;
 pub mod schema;
+pub mod merge;
+pub mod strategic;

@@ -434,7 +434,7 @@ fn prune_node(value: &mut Value, node: Option<&Node>, embedded_root: bool) {
                         prune_node(child, sub, false);
                     }
                 } else {
-                    map.remove(&key);
+                    map.shift_remove(&key);
                 }
             }
         }
@@ -495,7 +495,7 @@ fn prune_nulls(value: &mut Value, node: Option<&Node>) {
                 let remove = map.get(&key).is_some_and(Value::is_null)
                     && sub.is_some_and(|s| !s.nullable && s.default.is_none());
                 if remove {
-                    map.remove(&key);
+                    map.shift_remove(&key);
                 } else if let Some(child) = map.get_mut(&key) {
                     prune_nulls(child, sub);
                 }
