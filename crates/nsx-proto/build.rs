@@ -20,6 +20,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         println!("cargo:rerun-if-changed={}", proto_root.join(file).display());
     }
     let descriptors = protox::compile(PROTO_FILES, [&proto_root])?;
+    // Kept for reflection and for tests that compare our messages with NSX's models.
+    let out_dir = PathBuf::from(std::env::var("OUT_DIR")?);
+    std::fs::write(
+        out_dir.join("antrea_nsx_channel_v1.bin"),
+        prost::Message::encode_to_vec(&descriptors),
+    )?;
     tonic_prost_build::configure()
         .build_client(true)
         .build_server(true)

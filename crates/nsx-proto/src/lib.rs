@@ -30,6 +30,11 @@ pub mod v1 {
     tonic::include_proto!("antrea_nsx.channel.v1");
 }
 
+/// The encoded `google.protobuf.FileDescriptorSet` of the `antrea_nsx.channel.v1` files
+/// (for gRPC reflection, and for tests that inspect the schema).
+pub const FILE_DESCRIPTOR_SET: &[u8] =
+    include_bytes!(concat!(env!("OUT_DIR"), "/antrea_nsx_channel_v1.bin"));
+
 pub use v1::{
     control_plane_channel_client, control_plane_channel_server, management_plane_channel_client,
     management_plane_channel_server,
