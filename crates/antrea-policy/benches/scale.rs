@@ -1,0 +1,2 @@
+//! Scale benchmark (written later).
+fn main() {}
