@@ -289,6 +289,7 @@ fn management_plane_adapter_messages_round_trip() {
             component: "antrea-agent".into(),
             node_display_name: "node-a".into(),
             node_ip: "192.168.1.1".into(),
+            node_ipv6: "fd00::1".into(),
             outcome: Some(support_bundle_node_result::Outcome::Success(
                 SupportBundleSuccess {
                     bundle_name: "antrea-agent_node-a_b1.tar.gz".into(),
