@@ -112,6 +112,12 @@ pub(crate) fn validate(crd: &Value) -> Vec<FieldError> {
             if text(version, "/name").is_empty() {
                 errors.push(FieldError::required(format!("spec.versions[{i}].name"), ""));
             }
+            if let Some(schema) = version.pointer("/schema/openAPIV3Schema") {
+                errors.extend(crate::schema::schema_errors(
+                    schema,
+                    &format!("spec.versions[{i}].schema.openAPIV3Schema"),
+                ));
+            }
         }
     }
     errors

@@ -25,6 +25,6 @@ pub(crate) fn apply(
 ) -> Result<Value, ApiError> {
     Ok(match live {
         None => applied.clone(),
-        Some(live) => crate::patching::merge(live, applied),
+        Some(live) => crate::patching::merge(live, applied)?,
     })
 }

@@ -13,6 +13,7 @@ use tower::ServiceExt as _;
 
 use crate::Inner;
 use crate::status::ApiError;
+use crate::write::PatchKind;
 
 /// A request for a stored resource.
 #[derive(Debug, Clone)]
@@ -473,10 +474,17 @@ async fn resource(
         }
         (Method::PATCH, true) => {
             let (headers, body) = read_body(inner, request).await?;
-            let patch_type = patch_type(&headers)?;
             let options = crate::write::WriteOptions::from_params(&params, ua)?;
-            let outcome =
-                crate::write::patch(inner, &target, patch_type, &headers, &body, &options)?;
+            let kind = match patch_type(&headers)? {
+                PatchType::Apply => {
+                    let outcome = crate::write::apply(inner, &target, &headers, &body, &options)?;
+                    return Ok(outcome.into_response(inner, &target, &accept));
+                }
+                PatchType::Merge => PatchKind::Merge,
+                PatchType::Json => PatchKind::Json,
+                PatchType::Strategic => PatchKind::Strategic,
+            };
+            let outcome = crate::write::patch(inner, &target, kind, &body, &options)?;
             Ok(outcome.into_response(inner, &target, &accept))
         }
         (Method::DELETE, true) if subresource.is_none() => {

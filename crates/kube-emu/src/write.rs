@@ -18,7 +18,7 @@ use serde_json::{Value, json};
 
 use crate::Inner;
 use crate::extension::{AdmissionRequest, ObjectReader, Operation};
-use crate::http::{Params, PatchType, Target};
+use crate::http::{Params, Target};
 use crate::meta::{finalizers, meta_mut, meta_str, now};
 use crate::read::canonical_order;
 use crate::status::{ApiError, success_status};
@@ -935,32 +935,31 @@ pub(crate) fn update(
     })
 }
 
-fn patch_error(message: impl std::fmt::Display) -> ApiError {
-    ApiError::new(
-        422,
-        "Invalid",
-        format!("the server rejected our request due to an error in our request: {message}"),
-    )
+/// The non-apply patch types.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum PatchKind {
+    Merge,
+    Json,
+    Strategic,
 }
 
-/// `PATCH` of an object (or its status).
+/// `PATCH` of an object (or its status) with a merge, JSON or strategic merge patch.
 pub(crate) fn patch(
     inner: &Inner,
     target: &Target,
-    patch_type: PatchType,
-    headers: &HeaderMap,
+    patch_type: PatchKind,
     body: &[u8],
     options: &WriteOptions,
 ) -> Result<WriteOutcome, ApiError> {
     let rt = &target.rt;
     let custom = matches!(rt.origin, Origin::Crd { .. });
-    if patch_type == PatchType::Strategic && custom {
+    if patch_type == PatchKind::Strategic && custom {
         return Err(ApiError::unsupported_media_type(
             "the body of the request was in an unknown format - accepted media types include: \
              application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml",
         ));
     }
-    if patch_type != PatchType::Apply && options.force.is_some() {
+    if options.force.is_some() {
         return Err(ApiError::invalid(
             "PatchOptions",
             "meta.k8s.io",
@@ -974,9 +973,6 @@ pub(crate) fn patch(
     let name = target.name.clone().unwrap_or_default();
     let namespace = target.namespace.clone().unwrap_or_default();
     let mut write = Write::new(inner, rt, options);
-    if patch_type == PatchType::Apply {
-        return apply(inner, target, headers, body, options);
-    }
     let patch_body: Value = serde_json::from_slice(body)
         .map_err(|e| ApiError::bad_request(format!("error decoding patch: {e}")))?;
     let mut state = inner.state.write();
@@ -987,22 +983,9 @@ pub(crate) fn patch(
     let mut current = old.value();
     current["apiVersion"] = json!(rt.api_version());
     let patched = match patch_type {
-        PatchType::Merge => {
-            if !patch_body.is_object() {
-                return Err(patch_error("merge patch must be a JSON object"));
-            }
-            crate::patching::merge(&current, &patch_body)
-        }
-        PatchType::Json => {
-            crate::patching::json_patch(&current, &patch_body).map_err(patch_error)?
-        }
-        PatchType::Strategic => {
-            if !patch_body.is_object() {
-                return Err(patch_error("strategic merge patch must be a JSON object"));
-            }
-            crate::patching::strategic(&write.gr, &current, &patch_body).map_err(patch_error)?
-        }
-        PatchType::Apply => unreachable!("handled above"),
+        PatchKind::Merge => crate::patching::merge(&current, &patch_body)?,
+        PatchKind::Json => crate::patching::json_patch(&current, &patch_body)?,
+        PatchKind::Strategic => crate::patching::strategic(rt, &current, &patch_body)?,
     };
     let mut patched = patched;
     check_type_meta(rt, &mut patched)?;
@@ -1029,7 +1012,7 @@ pub(crate) fn patch(
 }
 
 /// Server-side apply (`application/apply-patch+yaml`).
-fn apply(
+pub(crate) fn apply(
     inner: &Inner,
     target: &Target,
     headers: &HeaderMap,
