@@ -263,3 +263,45 @@ async fn hierarchical_get_returns_child_wrappers() {
     );
     sim.shutdown().await.unwrap();
 }
+
+#[tokio::test]
+async fn the_default_domain_can_be_wrapped_but_not_changed() {
+    let sim = start().await;
+    let admin = Client::admin(&sim);
+    let wrapped = |domain: Value| json!({"resource_type": "Infra", "children": [{"resource_type": "ChildDomain", "Domain": domain}]});
+    admin
+        .patch(
+            "/policy/api/v1/infra",
+            wrapped(json!({"resource_type": "Domain", "id": "default", "children": [child_group("g", "a|b")]})),
+        )
+        .await
+        .expect(200);
+    admin.get(&group_url("g")).await.expect(200);
+    let domain = admin.get("/policy/api/v1/infra/domains/default").await.body;
+    assert_eq!(
+        domain["_revision"], 0,
+        "naming the domain does not change it"
+    );
+    admin
+        .call(
+            Method::PATCH,
+            "/policy/api/v1/infra",
+            Some(wrapped(
+                json!({"resource_type": "Domain", "id": "default", "description": "mine"}),
+            )),
+        )
+        .await
+        .unwrap()
+        .expect_error(403, 500_101);
+    // The Infra object's own fields can be patched.
+    admin
+        .patch(
+            "/policy/api/v1/infra",
+            json!({"resource_type": "Infra", "tags": [{"scope": "owner", "tag": "tests"}]}),
+        )
+        .await
+        .expect(200);
+    let infra = admin.get("/policy/api/v1/infra").await.body;
+    assert_eq!(infra["tags"][0]["tag"], "tests");
+    sim.shutdown().await.unwrap();
+}

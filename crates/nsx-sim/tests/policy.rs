@@ -639,12 +639,14 @@ async fn revise_reorders_policies_and_rules() {
     let revised = admin
         .post(
             &format!("{}?action=revise&operation=insert_top", policy_url("p3")),
-            Some(json!({"resource_type": "SecurityPolicy"})),
+            Some(json!({"resource_type": "SecurityPolicy", "description": "first"})),
         )
         .await
         .expect(200)
         .body;
     assert!(revised["sequence_number"].as_i64().unwrap() < 10);
+    assert_eq!(revised["description"], "first");
+    assert_eq!(revised["_revision"], 1, "one request, one revision");
     assert_eq!(order(admin.clone()).await, ["p3", "p1", "p2"]);
     admin
         .post(

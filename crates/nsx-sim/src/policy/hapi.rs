@@ -11,6 +11,7 @@ use super::render::{RenderOptions, render};
 use super::{Engine, Origin, TABLE, WriteMode, children_of};
 use crate::error::ApiError;
 use crate::identity::Caller;
+use crate::schema::{Api, schemas};
 use crate::store::Tables;
 
 fn invalid(message: impl Into<String>) -> ApiError {
@@ -37,10 +38,10 @@ pub fn apply(
         )));
     }
     let children = take_children(&mut infra)?;
-    if infra
-        .keys()
-        .any(|k| k != "resource_type" && k != "_revision")
-    {
+    let read_only = schemas().read_only_fields(Api::Policy, "Infra");
+    if infra.keys().any(|k| {
+        !matches!(k.as_str(), "resource_type" | "_revision" | "id") && !read_only.contains(k)
+    }) {
         engine.upsert(
             Kind::Infra,
             "/infra",

@@ -171,8 +171,12 @@ impl<'t, 'a> Engine<'t, 'a> {
         input.retain(|k, _| !k.starts_with(INTERNAL_PREFIX));
 
         let existing = self.tx.get(TABLE, path).cloned();
+        let system_owned = existing
+            .as_ref()
+            .is_some_and(|e| e.get("_system_owned") == Some(&Value::Bool(true)))
+            && self.caller.identity != Identity::System;
         if let Some(existing) = &existing {
-            self.check_writable(existing, path)?;
+            self.check_protection(existing, path)?;
             let current = existing.get("_revision").cloned().unwrap_or(json!(0));
             let given = input.get("_revision");
             let enforce = match (origin, mode) {
@@ -213,7 +217,18 @@ impl<'t, 'a> Engine<'t, 'a> {
         }
         self.stamp(&mut doc, kind, path, parent, id, existing.as_ref());
         let created = existing.is_none();
-        self.tx.put(TABLE, path, Value::Object(doc));
+        if system_owned {
+            // NSX's own objects can be named in a write (e.g. the default domain wrapping new
+            // groups in a hierarchical request) but not changed.
+            let unchanged = existing
+                .as_ref()
+                .is_some_and(|e| user_view(e) == user_view(&Value::Object(doc.clone())));
+            if !unchanged {
+                return Err(system_owned_error(path));
+            }
+        } else {
+            self.tx.put(TABLE, path, Value::Object(doc));
+        }
 
         if let Some((field, child_kind, items)) = embedded {
             self.apply_embedded(path, field, child_kind, items, mode)?;
@@ -293,16 +308,19 @@ impl<'t, 'a> Engine<'t, 'a> {
     /// Refuses changes to system-owned objects and to objects protected by another principal
     /// identity unless the caller sent `X-Allow-Overwrite: true`.
     pub fn check_writable(&self, existing: &Value, path: &str) -> Result<(), ApiError> {
+        if self.caller.identity != Identity::System
+            && existing.get("_system_owned") == Some(&Value::Bool(true))
+        {
+            return Err(system_owned_error(path));
+        }
+        self.check_protection(existing, path)
+    }
+
+    /// Refuses changes to objects protected by another principal identity unless the caller
+    /// sent `X-Allow-Overwrite: true`.
+    fn check_protection(&self, existing: &Value, path: &str) -> Result<(), ApiError> {
         if self.caller.identity == Identity::System {
             return Ok(());
-        }
-        if existing.get("_system_owned") == Some(&Value::Bool(true)) {
-            return Err(ApiError::new(
-                StatusCode::FORBIDDEN,
-                code::SYSTEM_OWNED,
-                MODULE_POLICY,
-                format!("The object {path} is system owned and cannot be modified or deleted."),
-            ));
         }
         if let Some(owner) = existing.get(PROTECTED_BY).and_then(Value::as_str)
             && self.caller.identity.principal_name() != Some(owner)
@@ -369,8 +387,10 @@ impl<'t, 'a> Engine<'t, 'a> {
         );
         doc.insert("_last_modified_time".into(), json!(self.now));
         doc.insert("_last_modified_user".into(), user);
-        let system_owned =
-            old("_system_owned").unwrap_or(json!(self.caller.identity == Identity::System));
+        // `/infra` itself is not NSX's to keep: its fields can be patched.
+        let system_owned = old("_system_owned").unwrap_or(json!(
+            self.caller.identity == Identity::System && kind != Kind::Infra
+        ));
         doc.insert("_system_owned".into(), system_owned);
         doc.insert("_protection".into(), json!("NOT_PROTECTED"));
         let revision = old("_revision")
@@ -406,10 +426,21 @@ impl<'t, 'a> Engine<'t, 'a> {
 
     /// Bumps the revision and modification stamp of an existing object whose server-computed
     /// fields changed (e.g. a `sequence_number` moved by `?action=revise`).
+    /// An object already written by this request keeps the revision that write gave it: one
+    /// request moves an object's `_revision` by one.
     pub(crate) fn touch(&mut self, path: &str, update: impl FnOnce(&mut Map<String, Value>)) {
         if let Some(Value::Object(mut doc)) = self.tx.get(TABLE, path).cloned() {
             update(&mut doc);
-            let revision = doc.get("_revision").and_then(Value::as_i64).unwrap_or(0) + 1;
+            let before = self
+                .tx
+                .original(TABLE, path)
+                .map(|o| o.get("_revision").cloned());
+            let current = doc.get("_revision").and_then(Value::as_i64).unwrap_or(0);
+            let already_bumped = match before {
+                None => true,
+                Some(before) => before != Some(json!(current)),
+            };
+            let revision = if already_bumped { current } else { current + 1 };
             doc.insert("_revision".into(), json!(revision));
             doc.insert("_last_modified_time".into(), json!(self.now));
             doc.insert(
@@ -493,6 +524,29 @@ impl<'t, 'a> Engine<'t, 'a> {
         }
         Ok(())
     }
+}
+
+fn system_owned_error(path: &str) -> ApiError {
+    ApiError::new(
+        StatusCode::FORBIDDEN,
+        code::SYSTEM_OWNED,
+        MODULE_POLICY,
+        format!("The object {path} is system owned and cannot be modified or deleted."),
+    )
+}
+
+/// The fields of a stored document a client controls (no system fields, no bookkeeping).
+fn user_view(doc: &Value) -> Map<String, Value> {
+    let resource_type = doc["resource_type"].as_str().unwrap_or_default();
+    let read_only = schemas().read_only_fields(Api::Policy, resource_type);
+    doc.as_object()
+        .map(|m| {
+            m.iter()
+                .filter(|(k, _)| !k.starts_with('_') && !read_only.contains(k.as_str()))
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 fn stale_revision(path: &str, given: Option<&Value>, current: &Value) -> ApiError {
