@@ -305,3 +305,52 @@ async fn the_default_domain_can_be_wrapped_but_not_changed() {
     assert_eq!(infra["tags"][0]["tag"], "tests");
     sim.shutdown().await.unwrap();
 }
+
+#[tokio::test]
+async fn put_infra_updates_only_the_infra_object_and_patch_is_bounded() {
+    let sim = start().await;
+    let admin = Client::admin(&sim);
+    let infra = admin.get("/policy/api/v1/infra").await.body;
+    admin
+        .call(
+            Method::PUT,
+            "/policy/api/v1/infra",
+            Some(json!({"resource_type": "Infra", "_revision": infra["_revision"],
+                        "children": [{"resource_type": "ChildService", "Service": {"resource_type": "Service", "id": "s"}}]})),
+        )
+        .await
+        .unwrap()
+        .expect_error(400, 500_100);
+    admin
+        .call(
+            Method::PUT,
+            "/policy/api/v1/infra",
+            Some(json!({"resource_type": "Infra", "description": "no revision"})),
+        )
+        .await
+        .unwrap()
+        .expect_error(412, 500_087);
+    let updated = admin
+        .put(
+            "/policy/api/v1/infra",
+            json!({"resource_type": "Infra", "_revision": infra["_revision"], "description": "replaced"}),
+        )
+        .await
+        .expect(200)
+        .body;
+    assert_eq!(updated["description"], "replaced");
+    // More than 5000 objects in one hierarchical request are refused.
+    let children: Vec<Value> = (0..5001)
+        .map(|i| child_group(&format!("g{i}"), "a|b"))
+        .collect();
+    admin
+        .call(
+            Method::PATCH,
+            "/policy/api/v1/infra",
+            Some(default_domain(children)),
+        )
+        .await
+        .unwrap()
+        .expect_error(400, 500_100);
+    sim.shutdown().await.unwrap();
+}

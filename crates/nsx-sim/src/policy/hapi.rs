@@ -1,7 +1,8 @@
-//! The hierarchical API: `PATCH`/`PUT /policy/api/v1/infra` with an `Infra` body whose
-//! `children` are `Child<Type>` wrappers (or `ChildResourceReference`s to existing parents),
-//! applied in one transaction; and `GET /policy/api/v1/infra` with `filter`, `type_filter` and
-//! `base_path`, which returns the tree in the same wrapper form.
+//! The hierarchical API: `PATCH /policy/api/v1/infra` with an `Infra` body whose `children`
+//! are `Child<Type>` wrappers (or `ChildResourceReference`s to existing parents), applied in one
+//! transaction (at most [`MAX_OBJECTS`] objects, NSX's local-manager limit); and
+//! `GET /policy/api/v1/infra` with `filter`, `type_filter` and `base_path`, which returns the
+//! tree in the same wrapper form. (`PUT /infra` updates only the Infra object itself.)
 
 use regex::Regex;
 use serde_json::{Map, Value, json};
@@ -18,13 +19,23 @@ fn invalid(message: impl Into<String>) -> ApiError {
     ApiError::policy_invalid(message)
 }
 
-/// Applies a hierarchical request. `mode` is `Merge` for `PATCH` and `Replace` for `PUT`.
+/// Most objects one hierarchical request may carry ("Hierarchical API supports up to 5000
+/// intent creation on LM").
+pub const MAX_OBJECTS: usize = 5000;
+
+/// Applies a hierarchical `PATCH`: wrapped objects are created or merged, or deleted when the
+/// wrapper is `marked_for_delete`.
 pub fn apply(
     engine: &mut Engine<'_, '_>,
     body: Value,
-    mode: WriteMode,
     enforce_revision: bool,
 ) -> Result<(), ApiError> {
+    let objects = count_objects(body.get("children"));
+    if objects > MAX_OBJECTS {
+        return Err(invalid(format!(
+            "A hierarchical request can carry at most {MAX_OBJECTS} objects; this one has {objects}."
+        )));
+    }
     let Value::Object(mut infra) = body else {
         return Err(ApiError::field_validation(&[
             "/: the body must be an Infra object".into(),
@@ -50,14 +61,27 @@ pub fn apply(
             Origin::Hierarchical(enforce_revision),
         )?;
     }
-    apply_children(
-        engine,
-        Kind::Infra,
-        "/infra",
-        children,
-        mode,
-        enforce_revision,
-    )
+    apply_children(engine, Kind::Infra, "/infra", children, enforce_revision)
+}
+
+/// Wrapped objects in a `children` list, recursively (references do not count).
+fn count_objects(children: Option<&Value>) -> usize {
+    children
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .map(|child| {
+            let own = usize::from(child["resource_type"] != "ChildResourceReference");
+            let nested = child
+                .as_object()
+                .into_iter()
+                .flat_map(|w| w.values())
+                .filter(|v| v.is_object())
+                .map(|v| count_objects(v.get("children")))
+                .sum::<usize>();
+            own + nested + count_objects(child.get("children"))
+        })
+        .sum()
 }
 
 fn take_children(obj: &mut Map<String, Value>) -> Result<Vec<Value>, ApiError> {
@@ -75,7 +99,6 @@ fn apply_children(
     parent_kind: Kind,
     parent_path: &str,
     children: Vec<Value>,
-    mode: WriteMode,
     enforce_revision: bool,
 ) -> Result<(), ApiError> {
     for child in children {
@@ -115,7 +138,7 @@ fn apply_children(
                 ));
             }
             let grandchildren = take_children(&mut wrapper)?;
-            apply_children(engine, kind, &path, grandchildren, mode, enforce_revision)?;
+            apply_children(engine, kind, &path, grandchildren, enforce_revision)?;
             continue;
         }
         let kind = Kind::from_wrapper(&wrapper_type).ok_or_else(|| {
@@ -160,10 +183,10 @@ fn apply_children(
             kind,
             &path,
             Value::Object(object),
-            mode,
+            WriteMode::Merge,
             Origin::Hierarchical(enforce_revision),
         )?;
-        apply_children(engine, kind, &path, grandchildren, mode, enforce_revision)?;
+        apply_children(engine, kind, &path, grandchildren, enforce_revision)?;
     }
     Ok(())
 }

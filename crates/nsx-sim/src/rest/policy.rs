@@ -266,23 +266,36 @@ async fn infra(
                 ))
             })
         }
-        Method::PATCH | Method::PUT => {
+        Method::PATCH => {
             let body = json_body(&body, Api::Policy, "Infra")?;
             let enforce = bool_param(&query, "enforce_revision_check", false)?;
-            let mode = if method == Method::PUT {
-                WriteMode::Replace
-            } else {
-                WriteMode::Merge
-            };
+            write(&app, caller, move |engine| {
+                hapi::apply(engine, body, enforce)?;
+                Ok(String::new())
+            })
+            .await?;
+            Ok(empty_ok())
+        }
+        Method::PUT => {
+            // "Updates only the single infra object. This does not allow hierarchical updates."
+            let body = json_body(&body, Api::Policy, "Infra")?;
+            if body["children"].as_array().is_some_and(|c| !c.is_empty()) {
+                return Err(ApiError::policy_invalid(
+                    "PUT /infra updates only the Infra object; use PATCH /infra for hierarchical changes.",
+                ));
+            }
             let rendered = write(&app, caller, move |engine| {
-                hapi::apply(engine, body, mode, enforce)?;
+                engine.upsert(
+                    Kind::Infra,
+                    "/infra",
+                    body,
+                    WriteMode::Replace,
+                    Origin::Rest,
+                )?;
                 Ok("/infra".to_owned())
             })
             .await?;
-            Ok(match mode {
-                WriteMode::Replace => json_response(StatusCode::OK, rendered),
-                WriteMode::Merge => empty_ok(),
-            })
+            Ok(json_response(StatusCode::OK, rendered))
         }
         _ => Err(ApiError::method_not_allowed(&method, uri.path())),
     }
