@@ -14,3 +14,4 @@ pub mod table;
 pub mod schema;
 pub mod merge;
 pub mod strategic;
+pub mod managed_fields;
