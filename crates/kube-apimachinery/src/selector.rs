@@ -477,17 +477,17 @@ fn lex(input: &[u8]) -> Vec<(Token, String)> {
             }
         } else {
             let start = pos;
-            loop {
+            let end = loop {
                 let c = read(&mut pos);
                 if c == 0 {
-                    break;
+                    // End of input, or a NUL byte (which Go's lexer also stops at).
+                    break (pos - 1).min(input.len());
                 }
                 if is_special_symbol(c) || is_whitespace(c) {
                     pos -= 1;
-                    break;
+                    break pos;
                 }
-            }
-            let end = pos.min(input.len());
+            };
             let word = &input[start..end];
             let token = literal_token(word).unwrap_or(Token::Identifier);
             items.push((token, String::from_utf8_lossy(word).into_owned()));
@@ -1203,6 +1203,10 @@ mod tests {
         assert_eq!(
             parse_err("a=(b)"),
             "unable to parse requirement: found '(', expected: identifier"
+        );
+        assert_eq!(
+            parse_err("a\0b"),
+            "unable to parse requirement: found 'b', expected: in, notin, =, ==, !=, gt, lt"
         );
         assert_eq!(
             parse_err("!!a"),

@@ -907,6 +907,57 @@ mod tests {
         strategic_merge_patch(&original, &patch, "", "Pod").expect_err("patch fails")
     }
 
+    fn arb_container() -> impl proptest::strategy::Strategy<Value = Value> {
+        use proptest::prelude::*;
+        (
+            "[a-c]",
+            proptest::option::of("[x-z]"),
+            proptest::collection::btree_map("[A-C]", "[0-2]", 0..3),
+        )
+            .prop_map(|(name, image, env)| {
+                let mut c = json!({"name": name});
+                if let Some(image) = image {
+                    c["image"] = json!(image);
+                }
+                c["env"] = Value::Array(
+                    env.into_iter()
+                        .map(|(n, v)| json!({"name": n, "value": v}))
+                        .collect(),
+                );
+                c
+            })
+    }
+
+    fn dedup_by_name(items: Vec<Value>) -> Vec<Value> {
+        let mut seen = Vec::new();
+        items
+            .into_iter()
+            .filter(|c| {
+                let name = c["name"].clone();
+                let fresh = !seen.contains(&name);
+                seen.push(name);
+                fresh
+            })
+            .collect()
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn applying_a_patch_twice_changes_nothing_more(
+            live in proptest::collection::vec(arb_container(), 0..4),
+            patch in proptest::collection::vec(arb_container(), 0..3),
+            finalizers in proptest::collection::vec("[a-d]", 0..3),
+        ) {
+            let original = json!({"metadata": {"finalizers": ["a"]}, "spec": {"containers": dedup_by_name(live)}});
+            let patch = json!({"metadata": {"finalizers": finalizers}, "spec": {"containers": dedup_by_name(patch)}});
+            let once = strategic_merge_patch(&original, &patch, "", "Pod").expect("applies");
+            let twice = strategic_merge_patch(&once, &patch, "", "Pod").expect("applies again");
+            proptest::prop_assert_eq!(&once, &twice);
+            let identity = strategic_merge_patch(&once, &json!({}), "", "Pod").expect("empty patch");
+            proptest::prop_assert_eq!(once, identity);
+        }
+    }
+
     #[test]
     fn list_semantics_for_apply() {
         assert_eq!(

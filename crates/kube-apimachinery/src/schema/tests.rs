@@ -791,6 +791,37 @@ fn bad_schemas_are_rejected() {
 }
 
 #[test]
+fn other_antrea_kinds() {
+    let cluster_group = schema_of("clustergroup.yaml", "v1beta1");
+    let mut cg = json!({
+        "apiVersion": "crd.antrea.io/v1beta1", "kind": "ClusterGroup", "metadata": {"name": "cg"},
+        "spec": {"podSelector": {"matchLabels": {"app": "web"}, "matchExpressions": [{"key": "env", "operator": "In", "values": ["prod"]}]}}
+    });
+    let before = cg.clone();
+    cluster_group.admit(&mut cg).expect("valid ClusterGroup");
+    assert_eq!(cg, before);
+    let mut bad = before.clone();
+    bad["spec"]["podSelector"]["matchExpressions"][0]["operator"] = json!("Equals");
+    assert_eq!(
+        admit_err(&cluster_group, bad),
+        vec![
+            r#"spec.podSelector.matchExpressions[0].operator: Unsupported value: "Equals": supported values: "In", "NotIn", "Exists", "DoesNotExist""#
+        ]
+    );
+
+    let tier = schema_of("tier.yaml", "v1beta1");
+    let mut no_spec_priority = json!({"apiVersion": "crd.antrea.io/v1beta1", "kind": "Tier", "metadata": {"name": "t"}, "spec": {"description": "d"}});
+    assert_eq!(
+        tier.admit(&mut no_spec_priority)
+            .expect_err("priority required")
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>(),
+        vec!["spec.priority: Required value"]
+    );
+}
+
+#[test]
 fn hex_enum_from_yaml_is_an_integer() {
     // The ACNP manifest writes `enum: [ 0x11 ]`; it must compare equal to 17.
     let schema = acnp_schema();
