@@ -586,45 +586,50 @@ fn merge_values(
             }
             let l_ids: Vec<PathElement> = l.iter().map(|v| item_element(v, &semantics)).collect();
             let r_ids: Vec<PathElement> = c.iter().map(|v| item_element(v, &semantics)).collect();
-            let mut out = Vec::with_capacity(l.len() + c.len());
-            let mut used = vec![false; l.len()];
+            // structured-merge-diff's visitListItems ordering.
+            let mut out = Vec::with_capacity(l.len().max(c.len()));
+            let merge_item =
+                |li: Option<usize>, rj: usize, fields: &mut Vec<String>| match (li, &semantics) {
+                    (Some(li), ListSemantics::Map(_)) => {
+                        merge_values(&l[li], &c[rj], fields, rules)
+                    }
+                    _ => c[rj].clone(),
+                };
+            let in_lhs = |id: &PathElement| l_ids.iter().position(|x| x == id);
+            let mut shared: std::collections::VecDeque<&PathElement> =
+                r_ids.iter().filter(|id| in_lhs(id).is_some()).collect();
+            let mut next_shared = shared.pop_front();
             let (mut i, mut j) = (0, 0);
-            let merge_item = |li: usize, rj: usize, fields: &mut Vec<String>| match semantics {
-                ListSemantics::Map(_) => merge_values(&l[li], &c[rj], fields, rules),
-                _ => c[rj].clone(),
-            };
             while i < l.len() || j < c.len() {
-                if i < l.len() && used[i] {
+                if i < l.len() && j < c.len() {
+                    if l_ids[i] == r_ids[j] {
+                        out.push(merge_item(Some(i), j, fields));
+                        i += 1;
+                        j += 1;
+                        next_shared = shared.pop_front();
+                        continue;
+                    }
+                    if r_ids.contains(&l_ids[i]) && next_shared.is_some_and(|n| *n != l_ids[i]) {
+                        // shared item, but not the one wanted in this round
+                        i += 1;
+                        continue;
+                    }
+                }
+                if i < l.len() && !r_ids.contains(&l_ids[i]) {
+                    out.push(l[i].clone());
                     i += 1;
                     continue;
                 }
-                if i < l.len() && j < c.len() {
-                    if l_ids[i] == r_ids[j] {
-                        out.push(merge_item(i, j, fields));
-                        used[i] = true;
-                        i += 1;
-                        j += 1;
-                    } else if !r_ids.contains(&l_ids[i]) {
-                        out.push(l[i].clone());
-                        i += 1;
-                    } else if let Some(li) = l_ids
-                        .iter()
-                        .enumerate()
-                        .position(|(k, id)| !used[k] && *id == r_ids[j])
-                    {
-                        out.push(merge_item(li, j, fields));
-                        used[li] = true;
-                        j += 1;
-                    } else {
-                        out.push(c[j].clone());
-                        j += 1;
+                if j < c.len() {
+                    let id = &r_ids[j];
+                    out.push(merge_item(in_lhs(id), j, fields));
+                    if next_shared.is_some_and(|n| n == id) {
+                        next_shared = shared.pop_front();
                     }
-                } else if i < l.len() {
-                    out.push(l[i].clone());
-                    i += 1;
-                } else {
-                    out.push(c[j].clone());
                     j += 1;
+                } else {
+                    // only shared lhs items remain, already emitted with their rhs match
+                    i += 1;
                 }
             }
             Value::Array(out)

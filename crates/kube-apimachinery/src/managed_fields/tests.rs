@@ -328,6 +328,37 @@ fn set_and_map_lists_merge_with_other_owners() {
 }
 
 #[test]
+fn map_list_order_follows_structured_merge_diff() {
+    let rules = crd_rules();
+    let rule = |name: &str| json!({"name": name, "action": "Allow"});
+    let live = apply(
+        None,
+        &widget(json!({"rules": [rule("a"), rule("b"), rule("c")]})),
+        "other",
+        false,
+        &rules,
+        T1,
+    )
+    .expect("live");
+    let result = apply(
+        Some(&live),
+        &widget(json!({"rules": [rule("c"), rule("a")]})),
+        "adapter",
+        false,
+        &rules,
+        T2,
+    )
+    .expect("apply");
+    let names: Vec<&str> = result["spec"]["rules"]
+        .as_array()
+        .expect("rules")
+        .iter()
+        .map(|r| r["name"].as_str().unwrap_or(""))
+        .collect();
+    assert_eq!(names, vec!["b", "c", "a"]);
+}
+
+#[test]
 fn record_update_takes_changed_fields() {
     let rules = crd_rules();
     let applied = apply(
