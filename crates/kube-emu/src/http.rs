@@ -455,7 +455,7 @@ async fn resource(
     }
     let has_name = target.name.is_some();
     match (method, has_name) {
-        (Method::GET, _) if params.watch => crate::watch::watch(inner, &target, &params),
+        (Method::GET, _) if params.watch => crate::watch::watch(inner, &target, &params, &accept),
         (Method::GET, true) => crate::read::get(inner, &target, &params, &accept),
         (Method::GET, false) => crate::read::list(inner, &target, &params, &accept),
         (Method::POST, false) if subresource.is_none() => {

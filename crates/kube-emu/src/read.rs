@@ -271,8 +271,8 @@ pub(crate) fn list_page(
             }
         }
     };
-    let snapshot = match state.resource(&gr) {
-        None => Some(Vec::new()),
+    let snapshot: Option<Box<dyn Iterator<Item = Arc<StoredObject>>>> = match state.resource(&gr) {
+        None => Some(Box::new(std::iter::empty())),
         Some(store) => store.snapshot(list_rv, target.namespace.as_deref(), start_after.as_ref()),
     };
     let Some(snapshot) = snapshot else {
@@ -292,10 +292,10 @@ pub(crate) fn list_page(
     let api_version = rt.api_version();
     let limit = params.limit.map(|l| l as usize).unwrap_or(usize::MAX);
     let mut items = Vec::new();
-    let mut matching = snapshot.iter().filter(|o| filter.matches(o));
+    let mut matching = snapshot.filter(|o| filter.matches(o));
     let mut last_key = None;
     for object in matching.by_ref() {
-        items.push(render(object, &api_version));
+        items.push(render(&object, &api_version));
         last_key = Some(object.key.clone());
         if items.len() >= limit {
             break;

@@ -45,6 +45,11 @@ impl SchemaCache {
     }
 }
 
+/// The compiled schema of a served type (custom resources only).
+pub(crate) fn schema_of(inner: &Inner, rt: &ResourceType) -> Option<Arc<StructuralSchema>> {
+    inner.schemas.get(rt)
+}
+
 /// Prunes and defaults a custom resource as its decoding does; returns it with the paths
 /// of the pruned (unknown) fields.
 pub(crate) fn prune(inner: &Inner, rt: &Arc<ResourceType>, object: Value) -> (Value, Vec<String>) {

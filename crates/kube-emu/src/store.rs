@@ -162,19 +162,19 @@ impl ResourceStore {
 
     /// The objects as they were at `rv` (in key order), restricted to `namespace` and
     /// to keys after `start_after`; `None` when the history no longer reaches `rv`.
-    pub fn snapshot(
-        &self,
+    pub fn snapshot<'a>(
+        &'a self,
         rv: u64,
-        namespace: Option<&str>,
-        start_after: Option<&ObjectKey>,
-    ) -> Option<Vec<Arc<StoredObject>>> {
+        namespace: Option<&'a str>,
+        start_after: Option<&'a ObjectKey>,
+    ) -> Option<Box<dyn Iterator<Item = Arc<StoredObject>> + 'a>> {
         let in_scope = |key: &ObjectKey| {
             namespace.is_none_or(|ns| &*key.namespace == ns)
                 && start_after.is_none_or(|after| key > after)
         };
         let current = self.range(namespace, start_after);
         if rv >= self.latest_change_rv() {
-            return Some(current.map(|(_, obj)| obj.clone()).collect());
+            return Some(Box::new(current.map(|(_, obj)| obj.clone())));
         }
         let changes = self.changes_since(rv)?;
         // Undo the changes newer than rv, newest first, so the oldest undo wins.
@@ -208,7 +208,7 @@ impl ResourceStore {
                 result.push(obj);
             }
         }
-        Some(result)
+        Some(Box::new(result.into_iter()))
     }
 
     /// Current objects in key order within a namespace (or all), after a key.
@@ -450,18 +450,16 @@ mod tests {
         state.put(&pods(), pod("ns", "c", "1"));
         state.remove(&pods(), &ObjectKey::new("ns", "b"), pod("ns", "b", "1"));
         let store = state.resource(&pods()).unwrap();
-        let snapshot = store.snapshot(at, Some("ns"), None).unwrap();
+        let snapshot: Vec<_> = store.snapshot(at, Some("ns"), None).unwrap().collect();
         let names: Vec<_> = snapshot.iter().map(|o| &*o.key.name).collect();
         assert_eq!(names, ["a", "b"]);
         assert_eq!(snapshot[0].label("app"), Some("1"));
-        let after_a = store
-            .snapshot(at, None, Some(&ObjectKey::new("ns", "a")))
-            .unwrap();
+        let after = ObjectKey::new("ns", "a");
+        let after_a: Vec<_> = store.snapshot(at, None, Some(&after)).unwrap().collect();
         assert_eq!(after_a.len(), 1);
         let now: Vec<_> = store
             .snapshot(state.rv, None, None)
             .unwrap()
-            .iter()
             .map(|o| o.key.name.to_string())
             .collect();
         assert_eq!(now, ["a", "c"]);

@@ -12,6 +12,7 @@ use axum::body::Body;
 use bytes::Bytes;
 use http::Response;
 use kube_apimachinery::field_error::FieldError;
+use kube_apimachinery::registry::ResourceType;
 use parking_lot::Mutex;
 use serde_json::{Value, json};
 use tokio::sync::{broadcast, mpsc};
@@ -20,10 +21,11 @@ use tokio_util::sync::CancellationToken;
 
 use crate::Inner;
 use crate::http::{Params, Target, json_response};
+use crate::output::Negotiated;
 use crate::read::render;
 use crate::select::Filter;
 use crate::status::ApiError;
-use crate::store::{Change, ChangeType, WatchMessage};
+use crate::store::{Change, ChangeType, StoredObject, WatchMessage};
 
 /// Signals shared by all watches of one emulator.
 #[derive(Debug)]
@@ -80,36 +82,66 @@ fn error_line(error: &ApiError) -> Bytes {
     event_line("ERROR", error.to_status().to_string().as_bytes())
 }
 
-/// The event (if any) a change produces for a watcher with `filter`.
-fn render_change(change: &Change, filter: &Filter, api_version: &str) -> Option<Bytes> {
-    let matches_now = filter.matches(&change.object);
-    match change.change_type {
-        ChangeType::Added => {
-            matches_now.then(|| event_line("ADDED", &render(&change.object, api_version)))
+/// Turns objects into event lines in the representation the watch asked for (the
+/// objects themselves, or `Table` rows / `PartialObjectMetadata`).
+struct Renderer {
+    rt: Arc<ResourceType>,
+    api_version: String,
+    negotiated: Negotiated,
+    /// Whether a Table already carried its column definitions.
+    headers_sent: bool,
+}
+
+impl Renderer {
+    fn line(&mut self, event_type: &str, object: &[u8]) -> Bytes {
+        if self.negotiated.is_plain_json() {
+            return event_line(event_type, object);
         }
-        ChangeType::Deleted => {
-            matches_now.then(|| event_line("DELETED", &render(&change.object, api_version)))
+        let converted = serde_json::from_slice::<Value>(object)
+            .ok()
+            .and_then(|value| {
+                self.negotiated
+                    .object(&self.rt, &value, !self.headers_sent)
+                    .ok()
+            });
+        self.headers_sent = true;
+        match converted {
+            Some(value) => event_line(event_type, &serde_json::to_vec(&value).unwrap_or_default()),
+            None => event_line(event_type, object),
         }
-        ChangeType::Modified => {
-            let matched_before = change.previous.as_ref().is_some_and(|p| filter.matches(p));
-            match (matched_before, matches_now) {
-                (true, true) => Some(event_line("MODIFIED", &render(&change.object, api_version))),
-                (false, true) => Some(event_line("ADDED", &render(&change.object, api_version))),
-                (true, false) => {
-                    // The object left the selection: DELETED with its last matching state
-                    // at the new resourceVersion, as kube-apiserver's cacher does.
-                    let previous = change.previous.as_ref()?;
-                    let mut value = previous.value();
-                    value["apiVersion"] = json!(api_version);
-                    if let Some(meta) = value.get_mut("metadata").and_then(Value::as_object_mut) {
-                        meta.insert("resourceVersion".into(), json!(change.rv.to_string()));
+    }
+
+    fn object(&mut self, event_type: &str, object: &StoredObject) -> Bytes {
+        let bytes = render(object, &self.api_version);
+        self.line(event_type, &bytes)
+    }
+
+    /// The event (if any) a change produces for a watcher with `filter`.
+    fn change(&mut self, change: &Change, filter: &Filter) -> Option<Bytes> {
+        let matches_now = filter.matches(&change.object);
+        match change.change_type {
+            ChangeType::Added => matches_now.then(|| self.object("ADDED", &change.object)),
+            ChangeType::Deleted => matches_now.then(|| self.object("DELETED", &change.object)),
+            ChangeType::Modified => {
+                let matched_before = change.previous.as_ref().is_some_and(|p| filter.matches(p));
+                match (matched_before, matches_now) {
+                    (true, true) => Some(self.object("MODIFIED", &change.object)),
+                    (false, true) => Some(self.object("ADDED", &change.object)),
+                    (true, false) => {
+                        // The object left the selection: DELETED with its last matching
+                        // state at the new resourceVersion, as kube-apiserver's cacher does.
+                        let previous = change.previous.as_ref()?;
+                        let mut value = previous.value();
+                        value["apiVersion"] = json!(self.api_version);
+                        if let Some(meta) = value.get_mut("metadata").and_then(Value::as_object_mut)
+                        {
+                            meta.insert("resourceVersion".into(), json!(change.rv.to_string()));
+                        }
+                        let bytes = serde_json::to_vec(&value).unwrap_or_default();
+                        Some(self.line("DELETED", &bytes))
                     }
-                    Some(event_line(
-                        "DELETED",
-                        &serde_json::to_vec(&value).unwrap_or_default(),
-                    ))
+                    (false, false) => None,
                 }
-                (false, false) => None,
             }
         }
     }
@@ -162,11 +194,19 @@ pub(crate) fn watch(
     inner: &Arc<Inner>,
     target: &Target,
     params: &Params,
+    accept: &str,
 ) -> Result<Response<Body>, ApiError> {
     validate_watch_params(params)?;
+    let negotiated = Negotiated::new(accept, params.include_object.as_deref())?;
     let rt = target.rt.clone();
     let gr = rt.group_resource();
     let api_version = rt.api_version();
+    let mut renderer = Renderer {
+        rt: rt.clone(),
+        api_version: api_version.clone(),
+        negotiated,
+        headers_sent: false,
+    };
     let rv_param = params.resource_version.clone().unwrap_or_default();
     let requested_rv =
         match rv_param.as_str() {
@@ -196,7 +236,7 @@ pub(crate) fn watch(
         if send_initial {
             for (_, object) in store.range(target.namespace.as_deref(), None) {
                 if filter.matches(object) {
-                    lines.push(event_line("ADDED", &render(object, &api_version)));
+                    lines.push(renderer.object("ADDED", object));
                 }
             }
             if params.send_initial_events == Some(true) {
@@ -208,7 +248,7 @@ pub(crate) fn watch(
                     lines.extend(
                         changes
                             .iter()
-                            .filter_map(|change| render_change(change, &filter, &api_version)),
+                            .filter_map(|change| renderer.change(change, &filter)),
                     );
                 }
                 None => {
@@ -230,6 +270,7 @@ pub(crate) fn watch(
         filter,
         api_version,
         kind: rt.kind.clone(),
+        renderer,
         bookmarks: params.allow_watch_bookmarks,
         timeout: params.timeout_seconds.map(Duration::from_secs),
         drop_token,
@@ -248,6 +289,7 @@ struct Session {
     filter: Filter,
     api_version: String,
     kind: String,
+    renderer: Renderer,
     bookmarks: bool,
     timeout: Option<Duration>,
     drop_token: CancellationToken,
@@ -289,7 +331,7 @@ impl Session {
                 _ = sleep => return,
                 message = rx.recv() => match message {
                     Ok(WatchMessage::Change(change)) => {
-                        if let Some(line) = render_change(&change, &self.filter, &self.api_version)
+                        if let Some(line) = self.renderer.change(&change, &self.filter)
                             && tx.send(Ok(line)).await.is_err()
                         {
                             return;
@@ -323,13 +365,23 @@ impl Session {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::{StoredObject, build_stored};
+    use crate::store::build_stored;
 
     fn pod(app: &str, rv: u64) -> Arc<StoredObject> {
         let value = json!({"apiVersion": "v1", "kind": "Pod",
             "metadata": {"name": "p", "namespace": "ns", "resourceVersion": rv.to_string(),
                          "labels": {"app": app}}});
         Arc::new(build_stored(&value, &[]))
+    }
+
+    fn renderer() -> Renderer {
+        let registry = kube_apimachinery::registry::Registry::with_builtins();
+        Renderer {
+            rt: registry.get("", "v1", "pods").unwrap(),
+            api_version: "v1".into(),
+            negotiated: Negotiated::new("application/json", None).unwrap(),
+            headers_sent: false,
+        }
     }
 
     fn filter(selector: &str) -> Filter {
@@ -346,14 +398,14 @@ mod tests {
             object: pod("b", 9),
             previous: Some(pod("a", 5)),
         };
-        let line = render_change(&change, &filter("app=a"), "v1").unwrap();
+        let line = renderer().change(&change, &filter("app=a")).unwrap();
         let event: Value = serde_json::from_slice(&line).unwrap();
         assert_eq!(event["type"], "DELETED");
         assert_eq!(event["object"]["metadata"]["resourceVersion"], "9");
         assert_eq!(event["object"]["metadata"]["labels"]["app"], "a");
-        let entering = render_change(&change, &filter("app=b"), "v1").unwrap();
+        let entering = renderer().change(&change, &filter("app=b")).unwrap();
         assert!(entering.starts_with(b"{\"type\":\"ADDED\""));
-        assert!(render_change(&change, &filter("app=c"), "v1").is_none());
+        assert!(renderer().change(&change, &filter("app=c")).is_none());
     }
 
     #[test]

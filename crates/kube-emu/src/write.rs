@@ -600,7 +600,14 @@ impl<'a> Write<'a> {
             ));
         }
         if !apply_fields {
-            crate::fieldmgr::record_update(None, &mut object, &self.options.manager(), None);
+            crate::fieldmgr::record_update(
+                self.inner,
+                self.rt,
+                None,
+                &mut object,
+                &self.options.manager(),
+                None,
+            );
         }
         if self.options.dry_run {
             crate::builtin::release(&self.gr, &object, &mut state.allocations);
@@ -773,6 +780,8 @@ impl<'a> Write<'a> {
         )?;
         if !fields_done {
             crate::fieldmgr::record_update(
+                self.inner,
+                self.rt,
                 Some(&old),
                 &mut new,
                 &self.options.manager(),
@@ -1070,7 +1079,7 @@ pub(crate) fn apply(
             if target.subresource.is_some() {
                 return Err(ApiError::not_found(&rt.group, &rt.plural, &name));
             }
-            let object = crate::fieldmgr::apply(&write.gr, None, &applied, &manager, force, None)?;
+            let object = crate::fieldmgr::apply(inner, rt, None, &applied, &manager, force, None)?;
             let created = write.create(&mut state, object, true)?;
             Ok(WriteOutcome {
                 code: 201,
@@ -1087,7 +1096,8 @@ pub(crate) fn apply(
                 return Err(ApiError::stale(&rt.group, &rt.plural, &name));
             }
             let object = crate::fieldmgr::apply(
-                &write.gr,
+                inner,
+                rt,
                 Some(&live),
                 &applied,
                 &manager,
