@@ -15,3 +15,4 @@ pub mod schema;
 pub mod merge;
 pub mod strategic;
 pub mod managed_fields;
+pub mod protobuf;
