@@ -281,6 +281,20 @@ const KUBECTL_BODIES: &[(&str, &str, &str)] = &[
         r#"{"kind":"Service","apiVersion":"v1","metadata":{"name":"np","namespace":"default","creationTimestamp":null,"labels":{"app":"np"}},"spec":{"ports":[{"name":"80-8080","protocol":"TCP","port":80,"targetPort":8080,"nodePort":30080}],"selector":{"app":"np"},"type":"NodePort"},"status":{"loadBalancer":{}}}"#,
     ),
     (
+        "create service externalname ext --external-name=db.example.com",
+        "6b3873000a0d0a02763112075365727669636512640a260a0365787412001a0764656661756c7422002a0032003800\
+         42005a0a0a0361707012036578741236120a0a0361707012036578741a00220c45787465726e616c4e616d653a0042\
+         00520e64622e6578616d706c652e636f6d5a00600068001a020a001a002200",
+        r#"{"kind":"Service","apiVersion":"v1","metadata":{"name":"ext","namespace":"default","creationTimestamp":null,"labels":{"app":"ext"}},"spec":{"selector":{"app":"ext"},"type":"ExternalName","externalName":"db.example.com"},"status":{"loadBalancer":{}}}"#,
+    ),
+    (
+        "create service loadbalancer lb --tcp=443:8443",
+        "6b3873000a0d0a02763112075365727669636512720a240a026c6212001a0764656661756c7422002a003200380042\
+         005a090a0361707012026c6212460a1d0a083434332d38343433120354435018bb032207080010fb411a0028001209\
+         0a0361707012026c621a00220c4c6f616442616c616e6365723a00420052005a00600068001a020a001a002200",
+        r#"{"kind":"Service","apiVersion":"v1","metadata":{"name":"lb","namespace":"default","creationTimestamp":null,"labels":{"app":"lb"}},"spec":{"ports":[{"name":"443-8443","protocol":"TCP","port":443,"targetPort":8443}],"selector":{"app":"lb"},"type":"LoadBalancer"},"status":{"loadBalancer":{}}}"#,
+    ),
+    (
         "create ingress ing1 --rule=foo.com/bar=svc1:8080,tls=my-cert --class=nginx",
         "6b3873000a1f0a146e6574776f726b696e672e6b38732e696f2f76311207496e6772657373126d0a1b0a04696e67\
          3112001a0764656661756c7422002a00320038004200124a12120a07666f6f2e636f6d12076d792d636572741a2d\
