@@ -17,7 +17,13 @@ fn help_lists_the_subcommands() {
 #[test]
 fn a_bad_log_filter_is_refused_with_its_name() {
     let output = antrea_nsx()
-        .args(["--log-level", "info,=[", "kube-emu", "--listen", "127.0.0.1:0"])
+        .args([
+            "--log-level",
+            "info,=[",
+            "kube-emu",
+            "--listen",
+            "127.0.0.1:0",
+        ])
         .output()
         .expect("run antrea-nsx");
     assert!(!output.status.success());

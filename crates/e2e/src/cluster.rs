@@ -24,11 +24,17 @@ impl TestCluster {
                 &kube::config::KubeConfigOptions::default(),
             )
             .await?;
-            return Ok(TestCluster { client: kube::Client::try_from(config)?, emulator: None });
+            return Ok(TestCluster {
+                client: kube::Client::try_from(config)?,
+                emulator: None,
+            });
         }
         let emulator = KubeEmu::new();
         let client = kube::Client::new(emulator.router(), "default");
-        Ok(TestCluster { client, emulator: Some(emulator) })
+        Ok(TestCluster {
+            client,
+            emulator: Some(emulator),
+        })
     }
 
     pub fn client(&self) -> kube::Client {

@@ -32,7 +32,12 @@ impl KubeEmuProcess {
             .stderr(log)
             .spawn()
             .with_context(|| format!("starting {}", binary.display()))?;
-        let mut process = KubeEmuProcess { child, dir, kubeconfig, url: String::new() };
+        let mut process = KubeEmuProcess {
+            child,
+            dir,
+            kubeconfig,
+            url: String::new(),
+        };
         process.url = process.wait_ready(Duration::from_secs(30))?;
         Ok(process)
     }
@@ -50,7 +55,10 @@ impl KubeEmuProcess {
                 return Ok(url);
             }
             if started.elapsed() > limit {
-                anyhow::bail!("kube-emu was not ready after {limit:?}; log:\n{}", self.log());
+                anyhow::bail!(
+                    "kube-emu was not ready after {limit:?}; log:\n{}",
+                    self.log()
+                );
             }
             std::thread::sleep(Duration::from_millis(50));
         }
@@ -72,9 +80,11 @@ impl KubeEmuProcess {
     /// A kube-rs client for the process, through its kubeconfig.
     pub async fn client(&self) -> anyhow::Result<kube::Client> {
         let kubeconfig = kube::config::Kubeconfig::read_from(&self.kubeconfig)?;
-        let config =
-            kube::Config::from_custom_kubeconfig(kubeconfig, &kube::config::KubeConfigOptions::default())
-                .await?;
+        let config = kube::Config::from_custom_kubeconfig(
+            kubeconfig,
+            &kube::config::KubeConfigOptions::default(),
+        )
+        .await?;
         Ok(kube::Client::try_from(config)?)
     }
 }
@@ -96,10 +106,15 @@ fn server_url(kubeconfig: &str) -> Option<String> {
 /// A plain blocking HTTP/1.1 GET of `/healthz`, so readiness needs no client stack.
 fn healthy(url: &str) -> bool {
     use std::io::{Read, Write};
-    let Some(authority) = url.strip_prefix("http://") else { return false };
-    let Ok(mut stream) = std::net::TcpStream::connect(authority) else { return false };
+    let Some(authority) = url.strip_prefix("http://") else {
+        return false;
+    };
+    let Ok(mut stream) = std::net::TcpStream::connect(authority) else {
+        return false;
+    };
     let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
-    let request = format!("GET /healthz HTTP/1.1\r\nHost: {authority}\r\nConnection: close\r\n\r\n");
+    let request =
+        format!("GET /healthz HTTP/1.1\r\nHost: {authority}\r\nConnection: close\r\n\r\n");
     if stream.write_all(request.as_bytes()).is_err() {
         return false;
     }
