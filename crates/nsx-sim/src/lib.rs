@@ -44,7 +44,9 @@
 pub mod auth;
 pub mod error;
 pub mod identity;
+pub mod inventory;
 pub mod policy;
+pub mod registration;
 pub mod rest;
 pub mod schema;
 mod server;
@@ -189,6 +191,7 @@ impl NsxSim {
             })
             .await?;
         let tls_config = tls::server_config(&identity)?;
+        let registry = registration::Registry::new(store.clone());
         let state = Arc::new(rest::AppState {
             store: store.clone(),
             sessions: auth::Sessions::default(),
@@ -198,6 +201,7 @@ impl NsxSim {
                 hostname: config.hostname.clone(),
                 version: rest::system::NODE_VERSION.to_owned(),
             },
+            registry: registry.clone(),
         });
         let shutdown = CancellationToken::new();
         let task = tokio::spawn(server::serve(
@@ -220,6 +224,7 @@ impl NsxSim {
             thumbprint: identity.thumbprint.clone(),
             data_dir: config.data_dir.clone(),
             store,
+            registry,
             shutdown,
             task: Some(task),
         })
@@ -253,6 +258,7 @@ pub struct RunningSim {
     thumbprint: String,
     data_dir: Option<PathBuf>,
     store: Store,
+    registry: registration::Registry,
     shutdown: CancellationToken,
     task: Option<JoinHandle<()>>,
 }
@@ -281,6 +287,12 @@ impl RunningSim {
     /// The data directory, if any.
     pub fn data_dir(&self) -> Option<&Path> {
         self.data_dir.as_deref()
+    }
+
+    /// Registered clusters (cluster control planes and their certificates) and the feed of
+    /// registration changes, for the adapter channel.
+    pub fn registry(&self) -> &registration::Registry {
+        &self.registry
     }
 
     /// Registers a principal identity whose client certificate then authenticates as it.

@@ -109,7 +109,9 @@ fn encode_cursor(sort_value: &Value, key: &str) -> String {
     URL_SAFE_NO_PAD.encode(json!([sort_value, key]).to_string())
 }
 
-fn decode_cursor(cursor: &str) -> Result<(Value, String), ApiError> {
+/// The `(sort value, key)` a cursor names (for pagers that walk an index instead of calling
+/// [`page`]).
+pub fn decode_cursor(cursor: &str) -> Result<(Value, String), ApiError> {
     let invalid = || ApiError::bad_parameter(format!("Invalid cursor '{cursor}'."));
     let bytes = URL_SAFE_NO_PAD.decode(cursor).map_err(|_| invalid())?;
     let value: Value = serde_json::from_slice(&bytes).map_err(|_| invalid())?;

@@ -35,6 +35,8 @@ pub struct AppState {
     pub admin_password: String,
     /// What `GET /api/v1/node` reports.
     pub node: system::NodeInfo,
+    /// Cluster registrations: lookups and the feed of changes.
+    pub registry: crate::registration::Registry,
 }
 
 impl std::fmt::Debug for AppState {
@@ -54,6 +56,8 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/api/v1/node", get(system::node))
         .route("/api/v1/node/version", get(system::node_version))
         .route("/policy/api/v1/{*rest}", any(policy::dispatch))
+        .merge(crate::registration::routes())
+        .merge(crate::inventory::routes())
         .method_not_allowed_fallback(method_not_allowed)
         .fallback(not_found)
         .layer(axum::middleware::from_fn_with_state(
