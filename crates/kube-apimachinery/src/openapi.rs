@@ -10,8 +10,9 @@
 //! accepted patch media types and the `fieldValidation` parameter kubectl's
 //! `QueryParamVerifierV3` looks for before it lets the server validate fields.
 //!
-//! [`OpenApiDocs`] holds every document serialized once; [`OpenApiCache`] rebuilds it
-//! only when the registry's content changes.
+//! [`OpenApiDocs`] holds the documents of one registry state, each serialized on first use;
+//! [`OpenApiCache`] replaces it only when the registry's content changes, keeping the
+//! rendered documents of unchanged group-versions.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::hash::{Hash, Hasher};
