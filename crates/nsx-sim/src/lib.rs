@@ -41,11 +41,14 @@
 //!   [`identity`]: callers and principal identities; [`error`]: NSX `ApiError` bodies;
 //!   [`schema`]: the embedded JSON Schemas; [`tls`]: certificates.
 
+pub mod antrea;
 pub mod auth;
+pub mod channel;
 pub mod error;
 pub mod identity;
 pub mod inventory;
 pub mod policy;
+pub mod realization;
 pub mod registration;
 pub mod rest;
 pub mod schema;
@@ -84,6 +87,11 @@ pub struct SimConfig {
     pub server_names: Vec<String>,
     /// The appliance hostname `GET /api/v1/node` reports.
     pub hostname: String,
+    /// Address of the adapter channel's gRPC listener (mutual TLS; `--rpc-listen`); `None`
+    /// serves no channel.
+    pub rpc_listen: Option<SocketAddr>,
+    /// Tunables of the adapter channel (tests shorten its timeouts).
+    pub channel: channel::ChannelOptions,
 }
 
 impl SimConfig {
@@ -95,6 +103,8 @@ impl SimConfig {
             admin_password: admin_password.into(),
             server_names: Vec::new(),
             hostname: "nsx-sim".to_owned(),
+            rpc_listen: None,
+            channel: channel::ChannelOptions::default(),
         }
     }
 
@@ -204,10 +214,26 @@ impl NsxSim {
             registry: registry.clone(),
         });
         let shutdown = CancellationToken::new();
+        let adapter_channel = channel::AdapterChannel::start(
+            store.clone(),
+            registry.clone(),
+            config.channel.clone(),
+            shutdown.clone(),
+        );
+        let rpc = match config.rpc_listen {
+            Some(addr) => match start_rpc(&adapter_channel, &identity, addr).await {
+                Ok(rpc) => Some(rpc),
+                Err(error) => {
+                    shutdown.cancel();
+                    return Err(error);
+                }
+            },
+            None => None,
+        };
         let task = tokio::spawn(server::serve(
             listener,
             tls_config,
-            rest::router(state),
+            rest::router(state).layer(axum::Extension(adapter_channel.clone())),
             shutdown.clone(),
         ));
         let host = if local_addr.ip().is_unspecified() {
@@ -225,10 +251,34 @@ impl NsxSim {
             data_dir: config.data_dir.clone(),
             store,
             registry,
+            rpc_addr: rpc.as_ref().map(|(addr, _)| *addr),
+            rpc_task: rpc.map(|(_, task)| task),
+            adapter_channel,
             shutdown,
             task: Some(task),
         })
     }
+}
+
+/// Binds the adapter channel's listener and serves it (mutual TLS with the registered
+/// principal-identity certificates).
+async fn start_rpc(
+    adapter_channel: &channel::AdapterChannel,
+    identity: &tls::ServerIdentity,
+    addr: SocketAddr,
+) -> Result<(SocketAddr, JoinHandle<()>), SimError> {
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|source| SimError::Bind { addr, source })?;
+    let local = listener
+        .local_addr()
+        .map_err(|source| SimError::Bind { addr, source })?;
+    let verifier = Arc::new(channel::tls::RegisteredClusterVerifier::new(
+        adapter_channel.registry().clone(),
+    ));
+    let config = tls::server_config_with_verifier(identity, verifier, vec![b"h2".to_vec()])?;
+    tracing::info!(%local, "adapter channel listening");
+    Ok((local, adapter_channel.serve(listener, config)))
 }
 
 fn certificate_names(config: &SimConfig, ip: IpAddr) -> Vec<String> {
@@ -259,6 +309,9 @@ pub struct RunningSim {
     data_dir: Option<PathBuf>,
     store: Store,
     registry: registration::Registry,
+    rpc_addr: Option<SocketAddr>,
+    rpc_task: Option<JoinHandle<()>>,
+    adapter_channel: channel::AdapterChannel,
     shutdown: CancellationToken,
     task: Option<JoinHandle<()>>,
 }
@@ -295,6 +348,16 @@ impl RunningSim {
         &self.registry
     }
 
+    /// The bound address of the adapter channel, when `rpc_listen` was set.
+    pub fn rpc_local_addr(&self) -> Option<SocketAddr> {
+        self.rpc_addr
+    }
+
+    /// The adapter channel's shared state (sessions, desired-state feed, health).
+    pub fn adapter_channel(&self) -> &channel::AdapterChannel {
+        &self.adapter_channel
+    }
+
     /// Registers a principal identity whose client certificate then authenticates as it.
     /// Returns the `PrincipalIdentity` document.
     pub async fn register_principal_identity(
@@ -318,6 +381,10 @@ impl RunningSim {
     pub async fn shutdown(mut self) -> Result<(), SimError> {
         self.shutdown.cancel();
         if let Some(task) = self.task.take() {
+            task.await
+                .map_err(|e| SimError::Store(StoreError::Task(e.to_string())))?;
+        }
+        if let Some(task) = self.rpc_task.take() {
             task.await
                 .map_err(|e| SimError::Store(StoreError::Task(e.to_string())))?;
         }

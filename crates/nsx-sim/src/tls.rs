@@ -178,6 +178,30 @@ pub fn server_config(identity: &ServerIdentity) -> Result<Arc<rustls::ServerConf
     Ok(Arc::new(config))
 }
 
+/// A TLS configuration presenting the server certificate, with `verifier` deciding which
+/// client certificates to accept and `alpn` as the offered protocols (used by the adapter
+/// channel's listener).
+pub fn server_config_with_verifier(
+    identity: &ServerIdentity,
+    verifier: Arc<dyn ClientCertVerifier>,
+    alpn: Vec<Vec<u8>>,
+) -> Result<Arc<rustls::ServerConfig>, SimError> {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let chain = vec![
+        CertificateDer::from_pem_slice(identity.server_cert_pem.as_bytes()).map_err(tls_err)?,
+        CertificateDer::from_pem_slice(identity.ca_cert_pem.as_bytes()).map_err(tls_err)?,
+    ];
+    let key = PrivateKeyDer::from_pem_slice(identity.server_key_pem.as_bytes()).map_err(tls_err)?;
+    let mut config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(tls_err)?
+        .with_client_cert_verifier(verifier)
+        .with_single_cert(chain, key)
+        .map_err(tls_err)?;
+    config.alpn_protocols = alpn;
+    Ok(Arc::new(config))
+}
+
 /// Accepts any client certificate whose holder proves possession of its key. Principal
 /// identities use self-signed certificates, so there is no CA to check them against; the
 /// certificate is matched against the registered identities per request.

@@ -58,6 +58,8 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/policy/api/v1/{*rest}", any(policy::dispatch))
         .merge(crate::registration::routes())
         .merge(crate::inventory::routes())
+        .merge(crate::realization::routes())
+        .merge(crate::antrea::routes())
         .method_not_allowed_fallback(method_not_allowed)
         .fallback(not_found)
         .layer(axum::middleware::from_fn_with_state(

@@ -206,6 +206,15 @@ impl Drop for RollbackGuard<'_, '_> {
 struct StoreInner {
     tables: RwLock<Tables>,
     durable: Option<DurableStore>,
+    subscribers: parking_lot::Mutex<Vec<tokio::sync::mpsc::UnboundedSender<Arc<CommitNotice>>>>,
+}
+
+/// What one committed write transaction changed: every `(table, key)` it touched, in order.
+/// Subscribers ([`Store::subscribe`]) receive one notice per commit, in commit order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CommitNotice {
+    /// The `(table, key)` pairs the transaction created, replaced or deleted.
+    pub touched: Vec<(String, String)>,
 }
 
 /// The state store. Cheap to clone; all clones share the same state.
@@ -238,6 +247,7 @@ impl Store {
             inner: Arc::new(StoreInner {
                 tables: RwLock::new(Tables::default()),
                 durable: None,
+                subscribers: parking_lot::Mutex::default(),
             }),
         }
     }
@@ -253,6 +263,7 @@ impl Store {
             inner: Arc::new(StoreInner {
                 tables: RwLock::new(tables),
                 durable: Some(durable),
+                subscribers: parking_lot::Mutex::default(),
             }),
         })
     }
@@ -294,7 +305,28 @@ impl Store {
             durable.commit(&changes).map_err(TxnError::Store)?;
         }
         guard.committed = true;
+        self.notify(&guard.txn.touched);
         Ok(result)
+    }
+
+    /// Receives a [`CommitNotice`] for every write transaction committed from now on, in
+    /// commit order (sent while the write lock is still held, so the order is the commit
+    /// order). Dropping the receiver unsubscribes.
+    pub fn subscribe(&self) -> tokio::sync::mpsc::UnboundedReceiver<Arc<CommitNotice>> {
+        let (sender, receiver) = tokio::sync::mpsc::unbounded_channel();
+        self.inner.subscribers.lock().push(sender);
+        receiver
+    }
+
+    fn notify(&self, touched: &BTreeSet<(String, String)>) {
+        let mut subscribers = self.inner.subscribers.lock();
+        if subscribers.is_empty() || touched.is_empty() {
+            return;
+        }
+        let notice = Arc::new(CommitNotice {
+            touched: touched.iter().cloned().collect(),
+        });
+        subscribers.retain(|subscriber| subscriber.send(notice.clone()).is_ok());
     }
 
     /// Runs `f` as one all-or-nothing write transaction on a blocking thread, so that the
@@ -378,6 +410,42 @@ mod tests {
                 .collect();
             assert_eq!(keys, ["/a/2", "/a/3"]);
         });
+    }
+
+    #[test]
+    fn subscribers_see_each_commit_once_in_order() {
+        let store = Store::in_memory();
+        let mut commits = store.subscribe();
+        store
+            .write_blocking(|tx| {
+                tx.put("t", "a", json!(1));
+                tx.put("u", "b", json!(2));
+                Ok::<_, ()>(())
+            })
+            .unwrap();
+        store
+            .write_blocking(|tx| {
+                tx.put("t", "c", json!(3));
+                Err::<(), _>(())
+            })
+            .unwrap_err();
+        store
+            .write_blocking(|tx| {
+                tx.delete("t", "a");
+                Ok::<_, ()>(())
+            })
+            .unwrap();
+        let first = commits.try_recv().unwrap();
+        assert_eq!(
+            first.touched,
+            [("t".into(), "a".into()), ("u".into(), "b".into())]
+        );
+        let second = commits.try_recv().unwrap();
+        assert_eq!(second.touched, [("t".to_owned(), "a".to_owned())]);
+        assert!(
+            commits.try_recv().is_err(),
+            "an aborted write is not notified"
+        );
     }
 
     #[test]
