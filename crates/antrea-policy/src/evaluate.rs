@@ -15,7 +15,9 @@
 //!    dropped by the isolation default rule, which the baseline tier cannot override.
 //! 3. The baseline tier, in the order of step 1; if nothing matches, the packet is allowed.
 
+use std::collections::BTreeMap;
 use std::net::IpAddr;
+use std::sync::Arc;
 
 use antrea_types::RuleAction;
 use serde::Serialize;
@@ -25,9 +27,11 @@ use crate::compile::{
     Peers, PortMatch, ServiceMatch,
 };
 use crate::error::EvaluationError;
-use crate::index::{ClusterIndex, L4Protocol, PodRecord, ServicePortRecord, ServiceRecord};
+use crate::index::{
+    ClusterIndex, L4Protocol, OrderedPriority, PodRecord, ServicePortRecord, ServiceRecord,
+};
 use crate::net::first_of_family;
-use crate::policy_ref::{Direction, RuleRef};
+use crate::policy_ref::{Direction, PolicyKind, RuleRef};
 
 /// The tier priority that is evaluated after K8s NetworkPolicies.
 const BASELINE_TIER_PRIORITY: i32 = antrea_types::tier::BASELINE_TIER_PRIORITY;
@@ -234,6 +238,27 @@ pub struct LoadBalancing {
     pub endpoint_pod: Option<PodName>,
     /// Destination port after translation.
     pub target_port: Option<u16>,
+}
+
+/// An Antrea-native policy with the rules of one direction whose appliedTo selects a label
+/// item.
+#[derive(Debug)]
+pub(crate) struct AppliedPolicy {
+    pub policy: Arc<CompiledPolicy>,
+    pub tier_priority: i32,
+    /// Indices of the rules that apply, ascending.
+    pub rules: Vec<usize>,
+    /// An ANNP with a Group appliedTo: its realizability depends on the Group's current
+    /// members, so it is checked when evaluating.
+    pub check_sync: bool,
+}
+
+/// The Antrea-native rules that apply to the Pods of one label item, per direction, in
+/// evaluation order.
+#[derive(Debug, Default)]
+pub(crate) struct AppliedRules {
+    pub ingress: Vec<AppliedPolicy>,
+    pub egress: Vec<AppliedPolicy>,
 }
 
 /// A flow with every name resolved.
@@ -523,21 +548,96 @@ impl ClusterIndex {
         Ok(flow)
     }
 
-    /// Whether an appliedTo entry selects a Pod (as an appliedTo: scheduled, not host-network,
-    /// not terminated).
-    fn applied_to_selects(&self, entry: &AppliedToEntry, pod: &PodRecord) -> bool {
-        if !pod.applied_to_eligible() {
-            return false;
-        }
+    /// Whether an appliedTo entry selects Pods with this Namespace and labels.
+    fn applied_to_selects(
+        &self,
+        entry: &AppliedToEntry,
+        namespace: &str,
+        labels: &BTreeMap<String, String>,
+    ) -> bool {
         match entry {
             AppliedToEntry::Selector(selector) => {
-                !selector.is_node_selector() && self.selector_matches_pod(selector, pod)
+                !selector.is_node_selector()
+                    && selector.matches_pod(namespace, labels, self.namespaces.get(namespace))
             }
             AppliedToEntry::Group(key) => self.group(key).is_some_and(|group| {
-                !group.is_ip_blocks_only() && self.group_selects_pod(group, pod)
+                !group.is_ip_blocks_only() && self.group_selects_labels(group, namespace, labels)
             }),
             AppliedToEntry::Service => false,
         }
+    }
+
+    /// The Antrea-native rules whose appliedTo selects Pods with this Namespace and labels, in
+    /// evaluation order.
+    fn compute_applied_rules(
+        &self,
+        namespace: &str,
+        labels: &BTreeMap<String, String>,
+    ) -> AppliedRules {
+        let mut applied = AppliedRules::default();
+        for (key, policy) in &self.policies {
+            let check_sync = policy.id.kind == PolicyKind::AntreaNetworkPolicy
+                && policy
+                    .all_applied_to()
+                    .any(|entry| matches!(entry, AppliedToEntry::Group(_)));
+            let mut policy_level: Option<bool> = None;
+            for direction in [Direction::Ingress, Direction::Egress] {
+                let mut rules = Vec::new();
+                for rule in policy.rules(direction) {
+                    let selects = if rule.applied_to.is_empty() {
+                        *policy_level.get_or_insert_with(|| {
+                            policy
+                                .applied_to
+                                .iter()
+                                .any(|entry| self.applied_to_selects(entry, namespace, labels))
+                        })
+                    } else {
+                        rule.applied_to
+                            .iter()
+                            .any(|entry| self.applied_to_selects(entry, namespace, labels))
+                    };
+                    if selects {
+                        rules.push(rule.index);
+                    }
+                }
+                if !rules.is_empty() {
+                    let entry = AppliedPolicy {
+                        policy: Arc::clone(policy),
+                        tier_priority: key.tier_priority,
+                        rules,
+                        check_sync,
+                    };
+                    match direction {
+                        Direction::Ingress => applied.ingress.push(entry),
+                        Direction::Egress => applied.egress.push(entry),
+                    }
+                }
+            }
+        }
+        applied
+    }
+
+    fn lock_applied_rules(
+        &self,
+    ) -> std::sync::MutexGuard<'_, std::collections::HashMap<usize, Arc<AppliedRules>>> {
+        self.applied_rules
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// The (cached) Antrea-native rules applying to a Pod; none when the Pod cannot be an
+    /// appliedTo member (unscheduled, host-network or terminated).
+    pub(crate) fn applied_rules_for(&self, pod: &PodRecord) -> Arc<AppliedRules> {
+        if !pod.applied_to_eligible() {
+            return Arc::new(AppliedRules::default());
+        }
+        if let Some(hit) = self.lock_applied_rules().get(&pod.label_item) {
+            return Arc::clone(hit);
+        }
+        let computed = Arc::new(self.compute_applied_rules(&pod.namespace, &pod.labels));
+        self.lock_applied_rules()
+            .insert(pod.label_item, Arc::clone(&computed));
+        computed
     }
 
     fn peers_match(
@@ -702,63 +802,56 @@ impl ClusterIndex {
         flow: &ResolvedFlow<'_>,
         baseline: bool,
     ) -> Option<RuleRef> {
-        // Per policy of the current priority group: (policy, whether the policy-level appliedTo
-        // selects the subject).
-        let mut group: Vec<(&CompiledPolicy, i32, Option<bool>)> = Vec::new();
-        let mut keys = self
-            .order
-            .iter()
-            .filter(|key| (key.tier_priority == BASELINE_TIER_PRIORITY) == baseline)
-            .peekable();
-        while let Some(first) = keys.next() {
-            group.clear();
-            let mut push = |key: &crate::index::OrderKey| {
-                if let Some(policy) = self.policy(&key.id)
-                    && !policy.rules(direction).is_empty()
-                {
-                    group.push((policy, key.tier_priority, None));
-                }
-            };
-            push(first);
-            while let Some(next) = keys.peek() {
-                if next.tier_priority != first.tier_priority || next.priority != first.priority {
-                    break;
-                }
-                push(next);
-                keys.next();
+        let applied = self.applied_rules_for(subject);
+        let entries = match direction {
+            Direction::Ingress => &applied.ingress,
+            Direction::Egress => &applied.egress,
+        };
+        let usable = |entry: &AppliedPolicy| {
+            (entry.tier_priority == BASELINE_TIER_PRIORITY) == baseline
+                && !(entry.check_sync && self.annp_sync_error(&entry.policy).is_some())
+        };
+        let try_rule = |entry: &AppliedPolicy, index: usize| {
+            let rule = &entry.policy.rules(direction)[index];
+            self.rule_matches(rule, subject, peer_ip, peer_pod, flow)
+                .then(|| Self::rule_ref(&entry.policy, rule, direction, entry.tier_priority))
+        };
+        // Policies of equal (tier, priority) are interleaved by rule index.
+        let mut candidates: Vec<(usize, usize)> = Vec::new();
+        let mut start = 0;
+        while start < entries.len() {
+            let first = &entries[start];
+            let mut end = start + 1;
+            while end < entries.len()
+                && entries[end].tier_priority == first.tier_priority
+                && OrderedPriority(entries[end].policy.priority)
+                    == OrderedPriority(first.policy.priority)
+            {
+                end += 1;
             }
-            if group.is_empty() {
+            let group = &entries[start..end];
+            start = end;
+            if group.len() == 1 {
+                if usable(first)
+                    && let Some(found) =
+                        first.rules.iter().find_map(|index| try_rule(first, *index))
+                {
+                    return Some(found);
+                }
                 continue;
             }
-            let longest = group
-                .iter()
-                .map(|(policy, _, _)| policy.rules(direction).len())
-                .max()
-                .unwrap_or(0);
-            for index in 0..longest {
-                for (policy, tier_priority, policy_selects) in group.iter_mut() {
-                    let Some(rule) = policy.rules(direction).get(index) else {
-                        continue;
-                    };
-                    let applies = if rule.applied_to.is_empty() {
-                        *policy_selects.get_or_insert_with(|| {
-                            self.annp_sync_error(policy).is_none()
-                                && policy
-                                    .applied_to
-                                    .iter()
-                                    .any(|entry| self.applied_to_selects(entry, subject))
-                        })
-                    } else {
-                        self.annp_sync_error(policy).is_none()
-                            && rule
-                                .applied_to
-                                .iter()
-                                .any(|entry| self.applied_to_selects(entry, subject))
-                    };
-                    if applies && self.rule_matches(rule, subject, peer_ip, peer_pod, flow) {
-                        return Some(Self::rule_ref(policy, rule, direction, *tier_priority));
-                    }
+            candidates.clear();
+            for (position, entry) in group.iter().enumerate() {
+                if usable(entry) {
+                    candidates.extend(entry.rules.iter().map(|index| (*index, position)));
                 }
+            }
+            candidates.sort_unstable();
+            if let Some(found) = candidates
+                .iter()
+                .find_map(|(index, position)| try_rule(&group[*position], *index))
+            {
+                return Some(found);
             }
         }
         None

@@ -44,14 +44,6 @@ impl GroupKey {
             name: name.to_string(),
         }
     }
-
-    /// A child of this group (same scope).
-    fn child(&self, name: &str) -> Self {
-        GroupKey {
-            namespace: self.namespace.clone(),
-            name: name.to_string(),
-        }
-    }
 }
 
 /// The single criterion of a group.
@@ -231,7 +223,7 @@ impl ClusterIndex {
             return false;
         };
         children.iter().any(|child| {
-            self.group(&group.key.child(child))
+            self.group_named(group.key.namespace.as_deref(), child)
                 .is_some_and(|child| matches!(child.definition, GroupDefinition::Children(_)))
         })
     }
@@ -245,7 +237,10 @@ impl ClusterIndex {
         };
         let missing: Vec<String> = children
             .iter()
-            .filter(|child| self.group(&group.key.child(child)).is_none())
+            .filter(|child| {
+                self.group_named(group.key.namespace.as_deref(), child)
+                    .is_none()
+            })
             .cloned()
             .collect();
         if missing.is_empty() {
@@ -293,7 +288,7 @@ impl ClusterIndex {
         match &group.definition {
             GroupDefinition::Children(children) => children
                 .iter()
-                .filter_map(|child| self.group(&group.key.child(child)))
+                .filter_map(|child| self.group_named(group.key.namespace.as_deref(), child))
                 .any(own),
             _ => own(group),
         }
@@ -321,16 +316,24 @@ impl ClusterIndex {
         match &group.definition {
             GroupDefinition::Children(children) => children
                 .iter()
-                .filter_map(|child| self.group(&group.key.child(child)))
+                .filter_map(|child| self.group_named(group.key.namespace.as_deref(), child))
                 .any(own),
             _ => own(group),
         }
     }
 
-    /// Whether a group's selectors (own or children's) select a Pod, whatever its state.
-    pub(crate) fn group_selects_pod(&self, group: &CompiledGroup, pod: &PodRecord) -> bool {
+    /// Whether a group's selectors (own or children's) select Pods with this Namespace and
+    /// labels, whatever their state.
+    pub(crate) fn group_selects_labels(
+        &self,
+        group: &CompiledGroup,
+        namespace: &str,
+        labels: &BTreeMap<String, String>,
+    ) -> bool {
+        let namespace_labels = self.namespaces.get(namespace);
         self.any_group_selector(group, |selector| {
-            !selector.is_node_selector() && self.selector_matches_pod(selector, pod)
+            !selector.is_node_selector()
+                && selector.matches_pod(namespace, labels, namespace_labels)
         })
     }
 
@@ -383,27 +386,27 @@ impl ClusterIndex {
 
     fn members(&self, group: &CompiledGroup) -> Members {
         let computed = self.members_computed(group);
-        let mut pods: BTreeMap<(String, String), MemberPod> = BTreeMap::new();
-        for item in self.group_label_items(group) {
-            for pod in self.pods_of_label_item(item) {
-                if pod.address_eligible() {
-                    pods.entry((pod.namespace.clone(), pod.name.clone()))
-                        .or_insert_with(|| MemberPod {
-                            namespace: pod.namespace.clone(),
-                            name: pod.name.clone(),
-                            ips: pod.ips.clone(),
-                            node: pod.node.clone(),
-                        });
-                }
-            }
-        }
+        // A Pod belongs to exactly one label item: no duplicates to remove.
+        let mut pods: Vec<MemberPod> = self
+            .group_label_items(group)
+            .into_iter()
+            .flat_map(|item| self.pods_of_label_item(item))
+            .filter(|pod| pod.address_eligible())
+            .map(|pod| MemberPod {
+                namespace: pod.namespace.clone(),
+                name: pod.name.clone(),
+                ips: pod.ips.clone(),
+                node: pod.node.clone(),
+            })
+            .collect();
+        pods.sort_unstable_by(|a, b| (&a.namespace, &a.name).cmp(&(&b.namespace, &b.name)));
         let mut ip_blocks = Vec::new();
         self.any_group_ip_block(group, |_, block| {
             ip_blocks.push(block.clone());
             false
         });
         Members {
-            pods: pods.into_values().collect(),
+            pods,
             nodes: self.group_nodes(group).into_iter().collect(),
             ip_blocks,
             computed,
@@ -419,8 +422,7 @@ impl ClusterIndex {
 
     /// Members of a namespaced Group; `None` when it does not exist.
     pub fn group_members(&self, namespace: &str, name: &str) -> Option<Members> {
-        self.groups
-            .get(&(namespace.to_string(), name.to_string()))
+        self.group_named(Some(namespace), name)
             .map(|group| self.members(group))
     }
 

@@ -9,6 +9,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::net::IpAddr;
+use std::sync::{Arc, Mutex};
 
 use antrea_types::{ClusterGroup, ClusterNetworkPolicy, Group, NetworkPolicy, Tier};
 use ipnet::IpNet;
@@ -81,7 +82,8 @@ pub(crate) struct PodRecord {
     /// Running, not being deleted and not reporting `Ready=False`: an Endpoint candidate.
     pub serving: bool,
     pub container_ports: Vec<ContainerPortRecord>,
-    label_item: usize,
+    /// The label item the Pod belongs to.
+    pub label_item: usize,
 }
 
 impl PodRecord {
@@ -192,7 +194,9 @@ impl Ord for OrderedPriority {
 /// The index of workloads and policies. See the crate documentation.
 #[derive(Debug, Default)]
 pub struct ClusterIndex {
-    pub(crate) pods: HashMap<NamespacedKey, PodRecord>,
+    /// Namespace → name → Pod.
+    pub(crate) pods: HashMap<String, HashMap<String, PodRecord>>,
+    pod_count: usize,
     pub(crate) pod_by_ip: HashMap<IpAddr, NamespacedKey>,
     pub(crate) label_items: Vec<Option<LabelItem>>,
     free_label_items: Vec<usize>,
@@ -210,14 +214,18 @@ pub struct ClusterIndex {
     pub(crate) slices_by_service: HashMap<NamespacedKey, BTreeSet<String>>,
     pub(crate) tiers: HashMap<String, i32>,
     pub(crate) cluster_groups: HashMap<String, CompiledGroup>,
-    pub(crate) groups: HashMap<NamespacedKey, CompiledGroup>,
-    pub(crate) policies: HashMap<PolicyRef, CompiledPolicy>,
-    pub(crate) order: BTreeSet<OrderKey>,
+    /// Namespace → name → Group.
+    pub(crate) groups: HashMap<String, HashMap<String, CompiledGroup>>,
+    /// Antrea-native policies in evaluation order.
+    pub(crate) policies: BTreeMap<OrderKey, Arc<CompiledPolicy>>,
     order_keys: HashMap<PolicyRef, OrderKey>,
     /// Normalized tier name → policies in that tier (to re-order them when the Tier changes).
     tier_members: HashMap<String, BTreeSet<PolicyRef>>,
     /// Namespace → name → K8s NetworkPolicy.
     pub(crate) k8s_policies: BTreeMap<String, BTreeMap<String, CompiledK8sPolicy>>,
+    /// Label item → the Antrea-native rules whose appliedTo selects its Pods. Cleared by every
+    /// change that can alter appliedTo selection (see `invalidate_applied_rules`).
+    pub(crate) applied_rules: Mutex<HashMap<usize, Arc<crate::evaluate::AppliedRules>>>,
 }
 
 fn object_name(
@@ -323,7 +331,11 @@ impl ClusterIndex {
                 self.pod_by_ip.insert(*ip, key.clone());
             }
         }
-        self.pods.insert(key, record);
+        self.pods
+            .entry(record.namespace.clone())
+            .or_default()
+            .insert(record.name.clone(), record);
+        self.pod_count += 1;
         Ok(())
     }
 
@@ -333,9 +345,16 @@ impl ClusterIndex {
     }
 
     fn remove_pod(&mut self, key: &NamespacedKey) -> bool {
-        let Some(record) = self.pods.remove(key) else {
+        let Some(namespace_pods) = self.pods.get_mut(&key.0) else {
             return false;
         };
+        let Some(record) = namespace_pods.remove(&key.1) else {
+            return false;
+        };
+        if namespace_pods.is_empty() {
+            self.pods.remove(&key.0);
+        }
+        self.pod_count -= 1;
         for ip in &record.ips {
             if self.pod_by_ip.get(ip) == Some(key) {
                 self.pod_by_ip.remove(ip);
@@ -422,20 +441,35 @@ impl ClusterIndex {
             }
         }
         self.free_label_items.push(id);
+        self.applied_rules_mut().remove(&id);
+    }
+
+    fn applied_rules_mut(&mut self) -> &mut HashMap<usize, Arc<crate::evaluate::AppliedRules>> {
+        self.applied_rules
+            .get_mut()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Forgets every cached appliedTo selection (after a change to policies, groups,
+    /// Namespaces, Services or Tiers).
+    fn invalidate_applied_rules(&mut self) {
+        self.applied_rules_mut().clear();
     }
 
     pub(crate) fn pod(&self, namespace: &str, name: &str) -> Option<&PodRecord> {
-        self.pods.get(&(namespace.to_string(), name.to_string()))
+        self.pods.get(namespace).and_then(|pods| pods.get(name))
     }
 
     /// The Pod that owns an address (address-eligible Pods only).
     pub(crate) fn pod_with_ip(&self, ip: IpAddr) -> Option<&PodRecord> {
-        self.pod_by_ip.get(&ip).and_then(|key| self.pods.get(key))
+        self.pod_by_ip
+            .get(&ip)
+            .and_then(|(namespace, name)| self.pod(namespace, name))
     }
 
     /// Number of Pods known.
     pub fn pod_count(&self) -> usize {
-        self.pods.len()
+        self.pod_count
     }
 
     // ----- Namespaces and Nodes ---------------------------------------------------------
@@ -445,11 +479,13 @@ impl ClusterIndex {
         let name = object_name("Namespace", &namespace.metadata)?;
         self.namespaces
             .insert(name, namespace.metadata.labels.clone().unwrap_or_default());
+        self.invalidate_applied_rules();
         Ok(())
     }
 
     /// Removes a Namespace; `false` when it was not known.
     pub fn delete_namespace(&mut self, name: &str) -> bool {
+        self.invalidate_applied_rules();
         self.namespaces.remove(name).is_some()
     }
 
@@ -550,6 +586,7 @@ impl ClusterIndex {
         for ip in &cluster_ips {
             self.service_by_ip.insert(*ip, key.clone());
         }
+        self.invalidate_applied_rules();
         self.services.insert(
             key,
             ServiceRecord {
@@ -575,6 +612,7 @@ impl ClusterIndex {
         let Some(record) = self.services.remove(key) else {
             return false;
         };
+        self.invalidate_applied_rules();
         for ip in &record.cluster_ips {
             if self.service_by_ip.get(ip) == Some(key) {
                 self.service_by_ip.remove(ip);
@@ -757,11 +795,13 @@ impl ClusterIndex {
         let name = object_name("ClusterGroup", &group.metadata)?;
         let compiled = compile_cluster_group(&name, &group.spec);
         self.cluster_groups.insert(name, compiled);
+        self.invalidate_applied_rules();
         Ok(())
     }
 
     /// Removes a ClusterGroup; `false` when it was not known.
     pub fn delete_cluster_group(&mut self, name: &str) -> bool {
+        self.invalidate_applied_rules();
         self.cluster_groups.remove(name).is_some()
     }
 
@@ -770,21 +810,43 @@ impl ClusterIndex {
         let name = object_name("Group", &group.metadata)?;
         let namespace = object_namespace("Group", &group.metadata)?;
         let compiled = compile_group(&namespace, &name, &group.spec);
-        self.groups.insert((namespace, name), compiled);
+        self.groups
+            .entry(namespace)
+            .or_default()
+            .insert(name, compiled);
+        self.invalidate_applied_rules();
         Ok(())
     }
 
     /// Removes a namespaced Group; `false` when it was not known.
     pub fn delete_group(&mut self, namespace: &str, name: &str) -> bool {
-        self.groups
-            .remove(&(namespace.to_string(), name.to_string()))
-            .is_some()
+        self.invalidate_applied_rules();
+        let Some(groups) = self.groups.get_mut(namespace) else {
+            return false;
+        };
+        let removed = groups.remove(name).is_some();
+        if groups.is_empty() {
+            self.groups.remove(namespace);
+        }
+        removed
     }
 
     pub(crate) fn group(&self, key: &GroupKey) -> Option<&CompiledGroup> {
-        match &key.namespace {
-            None => self.cluster_groups.get(&key.name),
-            Some(namespace) => self.groups.get(&(namespace.clone(), key.name.clone())),
+        self.group_named(key.namespace.as_deref(), &key.name)
+    }
+
+    /// A ClusterGroup (`namespace: None`) or a Group, without building a key.
+    pub(crate) fn group_named(
+        &self,
+        namespace: Option<&str>,
+        name: &str,
+    ) -> Option<&CompiledGroup> {
+        match namespace {
+            None => self.cluster_groups.get(name),
+            Some(namespace) => self
+                .groups
+                .get(namespace)
+                .and_then(|groups| groups.get(name)),
         }
     }
 
@@ -836,17 +898,23 @@ impl ClusterIndex {
                 .or_default()
                 .insert(id.clone());
         }
-        self.policies.insert(id.clone(), policy);
-        self.reindex_policy_order(&id);
+        let key = OrderKey {
+            tier_priority: self.tier_priority(policy.tier.as_deref()),
+            priority: OrderedPriority(policy.priority),
+            id: id.clone(),
+        };
+        self.policies.insert(key.clone(), Arc::new(policy));
+        self.order_keys.insert(id, key);
+        self.invalidate_applied_rules();
     }
 
     fn remove_policy(&mut self, id: &PolicyRef) -> bool {
-        let Some(policy) = self.policies.remove(id) else {
+        let Some(key) = self.order_keys.remove(id) else {
             return false;
         };
-        if let Some(key) = self.order_keys.remove(id) {
-            self.order.remove(&key);
-        }
+        let Some(policy) = self.policies.remove(&key) else {
+            return false;
+        };
         if let Some(tier) = policy.tier_key()
             && let Some(members) = self.tier_members.get_mut(&tier)
         {
@@ -855,27 +923,32 @@ impl ClusterIndex {
                 self.tier_members.remove(&tier);
             }
         }
+        self.invalidate_applied_rules();
         true
     }
 
+    /// Re-keys a policy after its Tier's priority changed.
     fn reindex_policy_order(&mut self, id: &PolicyRef) {
-        if let Some(key) = self.order_keys.remove(id) {
-            self.order.remove(&key);
-        }
-        let Some(policy) = self.policies.get(id) else {
+        let Some(old_key) = self.order_keys.get(id).cloned() else {
+            return;
+        };
+        let Some(policy) = self.policies.remove(&old_key) else {
             return;
         };
         let key = OrderKey {
             tier_priority: self.tier_priority(policy.tier.as_deref()),
-            priority: OrderedPriority(policy.priority),
-            id: id.clone(),
+            ..old_key
         };
-        self.order.insert(key.clone());
+        self.policies.insert(key.clone(), policy);
         self.order_keys.insert(id.clone(), key);
+        self.invalidate_applied_rules();
     }
 
     pub(crate) fn policy(&self, id: &PolicyRef) -> Option<&CompiledPolicy> {
-        self.policies.get(id)
+        self.order_keys
+            .get(id)
+            .and_then(|key| self.policies.get(key))
+            .map(Arc::as_ref)
     }
 
     /// Number of Antrea-native policies (ACNPs and ANNPs) known.

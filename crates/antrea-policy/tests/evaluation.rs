@@ -1557,3 +1557,63 @@ fn evaluation_errors() {
         antrea_policy::EvaluationError::SourcePodHostNetwork { .. }
     ));
 }
+
+#[test]
+fn cached_applied_to_selection_follows_every_change() {
+    let mut index = cluster();
+    let packet = client_to_web(80);
+    let verdict = |index: &ClusterIndex| index.evaluate(&packet).unwrap().verdict;
+    index
+        .apply_cluster_group(&cluster_group(
+            "targets",
+            json!({"podSelector": {"matchLabels": {"app": "db"}}}),
+        ))
+        .unwrap();
+    index
+        .apply_cluster_network_policy(&acnp("on-group", json!({"priority": 1, "appliedTo": [{"group": "targets"}], "ingress": [{"action": "Drop", "name": "d"}]})))
+        .unwrap();
+    assert_eq!(verdict(&index), Verdict::Delivered);
+    // The group now selects web: the cached selection must not hide it.
+    index
+        .apply_cluster_group(&cluster_group(
+            "targets",
+            json!({"podSelector": {"matchLabels": {"app": "web"}}}),
+        ))
+        .unwrap();
+    assert_eq!(verdict(&index), Verdict::Dropped);
+    // A Service reference group follows the Service's selector.
+    index
+        .apply_cluster_group(&cluster_group(
+            "targets",
+            json!({"serviceReference": {"name": "svc", "namespace": "prod"}}),
+        ))
+        .unwrap();
+    assert_eq!(verdict(&index), Verdict::Delivered);
+    index
+        .apply_service(&service(json!({"metadata": {"namespace": "prod", "name": "svc"}, "spec": {"clusterIP": "10.96.0.50", "selector": {"app": "web"}, "ports": [{"port": 80}]}})))
+        .unwrap();
+    assert_eq!(verdict(&index), Verdict::Dropped);
+    assert!(index.delete_service("prod", "svc"));
+    assert_eq!(verdict(&index), Verdict::Delivered);
+    // A label item released and its slot reused by other labels.
+    index
+        .apply_cluster_group(&cluster_group(
+            "targets",
+            json!({"podSelector": {"matchLabels": {"app": "web"}}}),
+        ))
+        .unwrap();
+    assert_eq!(verdict(&index), Verdict::Dropped);
+    for name in ["web-0", "web-1"] {
+        assert!(index.delete_pod("prod", name));
+    }
+    index
+        .apply_pod(&pod(
+            "prod",
+            "web-1",
+            &[("app", "api")],
+            "node-b",
+            "10.10.1.10",
+        ))
+        .unwrap();
+    assert_eq!(verdict(&index), Verdict::Delivered);
+}
