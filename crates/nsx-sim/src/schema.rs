@@ -1,25 +1,86 @@
-//! The NSX 4.2 wire-model JSON Schemas (`../shared/nsx-schemas`), embedded at build time, and
-//! validation of documents against a model by name.
+//! The NSX 4.2 wire-model JSON Schemas (`shared/nsx-schemas` beside the project), loaded at
+//! start, and validation of documents against a model by name.
 //!
 //! The simulator validates every request body it accepts against the model of the operation
 //! (as NSX rejects unknown or mistyped fields with a 400), and uses the schemas' `readOnly`
 //! markers to drop the server-owned fields a client echoes back. Validators are compiled on
 //! first use of a model and cached for the life of the process.
+//!
+//! The bundles are data the project does not ship: they are found at run time in
+//! `$NSX_SCHEMAS_DIR`, else in `shared/nsx-schemas` beside the source tree the binary was
+//! built from, else beside the working directory. Without them the simulator still runs,
+//! but checks bodies only with its own rules and drops only the common system fields
+//! (a warning says so once).
 
 use std::collections::{BTreeSet, HashMap};
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 
 use parking_lot::Mutex;
 use serde_json::{Value, json};
 
-const POLICY_BUNDLE: &str = include_str!(concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/../../../shared/nsx-schemas/nsx-policy-4.2.schema.json"
-));
-const MANAGER_BUNDLE: &str = include_str!(concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/../../../shared/nsx-schemas/nsx-manager-4.2.schema.json"
-));
+const POLICY_BUNDLE_FILE: &str = "nsx-policy-4.2.schema.json";
+const MANAGER_BUNDLE_FILE: &str = "nsx-manager-4.2.schema.json";
+/// The environment variable naming the folder that holds the two bundles.
+pub const SCHEMAS_DIR_ENV: &str = "NSX_SCHEMAS_DIR";
+
+/// Server-owned fields of every NSX policy object, dropped from request bodies when no
+/// schema bundle is available to say which fields of a model are read-only.
+const COMMON_READ_ONLY_FIELDS: &[&str] = &[
+    "_create_time",
+    "_create_user",
+    "_last_modified_time",
+    "_last_modified_user",
+    "_links",
+    "_protection",
+    "_schema",
+    "_self",
+    "_system_owned",
+    "marked_for_delete",
+    "overridden",
+    "parent_path",
+    "path",
+    "realization_id",
+    "relative_path",
+    "remote_path",
+    "unique_id",
+];
+
+/// Where the schema bundles are looked for, in order.
+fn candidate_dirs() -> Vec<PathBuf> {
+    let mut dirs = Vec::new();
+    if let Some(dir) = std::env::var_os(SCHEMAS_DIR_ENV) {
+        dirs.push(PathBuf::from(dir));
+    }
+    dirs.push(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/nsx-schemas"));
+    if let Ok(cwd) = std::env::current_dir() {
+        dirs.push(cwd.join("shared/nsx-schemas"));
+        dirs.push(cwd.join("../shared/nsx-schemas"));
+    }
+    dirs
+}
+
+fn load_bundles() -> Option<(Value, Value)> {
+    for dir in candidate_dirs() {
+        let (Ok(policy), Ok(manager)) = (
+            std::fs::read_to_string(dir.join(POLICY_BUNDLE_FILE)),
+            std::fs::read_to_string(dir.join(MANAGER_BUNDLE_FILE)),
+        ) else {
+            continue;
+        };
+        match (
+            serde_json::from_str(&policy),
+            serde_json::from_str(&manager),
+        ) {
+            (Ok(policy), Ok(manager)) => {
+                tracing::debug!(dir = %dir.display(), "loaded the NSX schema bundles");
+                return Some((policy, manager));
+            }
+            _ => tracing::warn!(dir = %dir.display(), "the NSX schema bundles there are not JSON"),
+        }
+    }
+    None
+}
 
 /// Which NSX API a model belongs to (each bundle defines its own models, e.g. two `ApiError`s).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -32,8 +93,8 @@ pub enum Api {
 
 /// The two schema bundles and a cache of compiled validators.
 pub struct SchemaSet {
-    policy: Value,
-    manager: Value,
+    /// `None` when the bundles were not found.
+    bundles: Option<(Value, Value)>,
     validators: Mutex<HashMap<(Api, String), Arc<jsonschema::Validator>>>,
 }
 
@@ -43,14 +104,18 @@ impl std::fmt::Debug for SchemaSet {
     }
 }
 
-/// The process-wide schema set built from the embedded bundles.
+/// The process-wide schema set, loaded on first use (empty when no bundles are found).
 pub fn schemas() -> &'static SchemaSet {
     static SET: OnceLock<SchemaSet> = OnceLock::new();
-    SET.get_or_init(|| {
-        SchemaSet::from_bundles(
-            serde_json::from_str(POLICY_BUNDLE).expect("embedded policy schema bundle is JSON"),
-            serde_json::from_str(MANAGER_BUNDLE).expect("embedded manager schema bundle is JSON"),
-        )
+    SET.get_or_init(|| match load_bundles() {
+        Some((policy, manager)) => SchemaSet::from_bundles(policy, manager),
+        None => {
+            tracing::warn!(
+                "NSX schema bundles not found (set {SCHEMAS_DIR_ENV}); request bodies are \
+                 checked only by the simulator's own rules"
+            );
+            SchemaSet::unavailable()
+        }
     })
 }
 
@@ -58,22 +123,36 @@ impl SchemaSet {
     /// A schema set from two parsed bundles.
     pub fn from_bundles(policy: Value, manager: Value) -> Self {
         Self {
-            policy,
-            manager,
+            bundles: Some((policy, manager)),
             validators: Mutex::new(HashMap::new()),
         }
     }
 
-    fn bundle(&self, api: Api) -> &Value {
-        match api {
-            Api::Policy => &self.policy,
-            Api::Manager => &self.manager,
+    /// A set with no bundles: every document passes, and only the common system fields
+    /// are read-only.
+    pub fn unavailable() -> Self {
+        Self {
+            bundles: None,
+            validators: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// Whether the schema bundles were found.
+    pub fn is_available(&self) -> bool {
+        self.bundles.is_some()
+    }
+
+    fn bundle(&self, api: Api) -> Option<&Value> {
+        let (policy, manager) = self.bundles.as_ref()?;
+        Some(match api {
+            Api::Policy => policy,
+            Api::Manager => manager,
+        })
     }
 
     /// The `$defs` entry of `model`, if the bundle has it.
     pub fn model(&self, api: Api, model: &str) -> Option<&Value> {
-        self.bundle(api).get("$defs")?.get(model)
+        self.bundle(api)?.get("$defs")?.get(model)
     }
 
     fn validator(&self, api: Api, model: &str) -> Option<Arc<jsonschema::Validator>> {
@@ -81,7 +160,7 @@ impl SchemaSet {
             return Some(v.clone());
         }
         self.model(api, model)?;
-        let mut root = self.bundle(api).clone();
+        let mut root = self.bundle(api)?.clone();
         root["$ref"] = json!(format!("#/$defs/{model}"));
         let validator = jsonschema::options()
             .with_draft(jsonschema::Draft::Draft202012)
@@ -113,6 +192,9 @@ impl SchemaSet {
 
     /// `(JSON pointer, message)` for each problem of `instance` against `model`.
     fn problems(&self, api: Api, model: &str, instance: &Value) -> Vec<(String, String)> {
+        if !self.is_available() {
+            return Vec::new();
+        }
         let Some(validator) = self.validator(api, model) else {
             return vec![(String::new(), format!("no schema for model {model}"))];
         };
@@ -153,6 +235,12 @@ impl SchemaSet {
 
     /// The properties `model` marks `readOnly` (server-owned; ignored when a client sends them).
     pub fn read_only_fields(&self, api: Api, model: &str) -> BTreeSet<String> {
+        if !self.is_available() {
+            return COMMON_READ_ONLY_FIELDS
+                .iter()
+                .map(|f| f.to_string())
+                .collect();
+        }
         let mut out = BTreeSet::new();
         if let Some(props) = self
             .model(api, model)
@@ -235,6 +323,18 @@ mod tests {
                 .any(|p| p.contains("/expression/0/operator")),
             "{problems:?}"
         );
+    }
+
+    #[test]
+    fn without_bundles_everything_passes_and_system_fields_are_read_only() {
+        let set = SchemaSet::unavailable();
+        assert!(
+            set.validate(Api::Policy, "Group", &json!({"nonsense": 1}))
+                .is_ok()
+        );
+        let ro = set.read_only_fields(Api::Policy, "Rule");
+        assert!(ro.contains("path") && ro.contains("_create_time"));
+        assert!(!ro.contains("_revision"));
     }
 
     #[test]
