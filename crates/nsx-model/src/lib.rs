@@ -5,3 +5,4 @@
 //! The NSX Manager simulator deliberately does not use these types (it keeps NSX documents
 //! as JSON checked against NSX's schemas), so the two sides cannot agree on a wrong field.
 pub mod inventory;
+pub mod policy;
