@@ -1,0 +1,481 @@
+//! [`InventoryIndex`]: the projected inventory records the MP adapter keeps in memory, and
+//! the changes NSX still has to receive.
+//!
+//! For every key `(resource_type, external_id)` the index knows the *desired* record (what
+//! the cluster says now) and, for keys whose NSX copy may differ, the *confirmed* record
+//! (what NSX held at the last acknowledged batch or full comparison). A change is never
+//! stored as an event: a dirty key is queued once, however often its object changes, and
+//! the operation is computed when a batch is cut, from confirmed to desired:
+//!
+//! | confirmed | desired | sent |
+//! |---|---|---|
+//! | none | record | `CREATE`, the whole record |
+//! | record | none | `DELETE`, `resource_type` + `external_id` |
+//! | record A | record B | `UPDATE`, the changed fields (a `CREATE` replacement when a scalar field was removed, see [`record_delta`]) |
+//! | equal | equal | nothing (the key leaves the queue) |
+//!
+//! A key belongs to at most one batch in flight. Changes to it while its batch is in flight
+//! queue it again, and it is not cut into another batch until that batch is acknowledged
+//! ([`ack`](InventoryIndex::ack): NSX now holds what was sent) or returned
+//! ([`nack`](InventoryIndex::nack): NSX still holds the confirmed record, and the key goes back
+//! to its old place in the queue). So a delete is never sent before (or together with) the
+//! create of the same key, nothing is lost when a batch fails, and nothing is sent twice
+//! once acknowledged.
+//!
+//! [`diff_against`](InventoryIndex::diff_against) replaces the confirmed state with what NSX
+//! actually lists (start-up, and the periodic full comparison), so that objects that changed
+//! or vanished while the adapter was away are fixed, deletions included.
+
+use std::collections::{BTreeMap, HashMap};
+use std::fmt;
+use std::sync::Arc;
+
+use nsx_model::inventory::{
+    ContainerInventoryData, ContainerInventoryObject, ContainerObject, ObjectUpdateType,
+    ResourceType,
+};
+
+use super::delta::{RecordDelta, delete_body, normalize_nsx_record, record_delta};
+
+/// The identity of an inventory object.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct InventoryKey {
+    pub resource_type: ResourceType,
+    pub external_id: Arc<str>,
+}
+
+impl InventoryKey {
+    /// A key.
+    pub fn new(resource_type: ResourceType, external_id: impl Into<Arc<str>>) -> Self {
+        Self {
+            resource_type,
+            external_id: external_id.into(),
+        }
+    }
+
+    /// The key of a record.
+    pub fn of(record: &ContainerObject) -> Self {
+        Self::new(record.resource_type(), record.external_id())
+    }
+}
+
+impl fmt::Display for InventoryKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.resource_type, self.external_id)
+    }
+}
+
+/// What the index refuses.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum InventoryError {
+    /// A record without `external_id` cannot be keyed.
+    #[error("{0} record without external_id")]
+    MissingExternalId(ResourceType),
+    /// `diff_against` needs every batch settled, or it could not tell what NSX holds.
+    #[error("{0} inventory batch(es) still in flight: ack or nack them before a full comparison")]
+    BatchesInFlight(usize),
+    /// `ack`/`nack` of a batch the index does not know (already settled, or never cut).
+    #[error("unknown inventory batch {0}")]
+    UnknownBatch(u64),
+}
+
+/// Identifies a batch cut by [`InventoryIndex::next_batch`].
+pub type BatchId = u64;
+
+/// A batch of changes for one `POST /api/v1/inventory/container/{cluster-id}?action=updates`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct InventoryBatch {
+    pub id: BatchId,
+    /// The request body.
+    pub data: ContainerInventoryData,
+}
+
+impl InventoryBatch {
+    /// How many objects the batch changes.
+    pub fn len(&self) -> usize {
+        self.data.container_inventory_objects.len()
+    }
+
+    /// Whether the batch is empty (never the case for a batch `next_batch` returns).
+    pub fn is_empty(&self) -> bool {
+        self.data.container_inventory_objects.is_empty()
+    }
+}
+
+/// What a full comparison found.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct DiffSummary {
+    /// Objects NSX lacks.
+    pub creates: usize,
+    /// Objects NSX holds with other content.
+    pub updates: usize,
+    /// Objects NSX holds that the cluster no longer has.
+    pub deletes: usize,
+    /// Objects NSX holds as they should be.
+    pub unchanged: usize,
+}
+
+/// A key whose NSX copy may differ from the desired record.
+#[derive(Debug)]
+struct Dirty {
+    /// What NSX holds, as of the last acknowledged batch or full comparison.
+    confirmed: Option<Arc<ContainerObject>>,
+    /// Its place in the queue, when it waits to be cut into a batch.
+    queued: Option<u64>,
+    /// The batch carrying it, with what NSX will hold once that batch is acknowledged and
+    /// the queue place it had.
+    in_flight: Option<InFlight>,
+}
+
+#[derive(Debug)]
+struct InFlight {
+    batch: BatchId,
+    sent: Option<Arc<ContainerObject>>,
+    queue_place: u64,
+}
+
+/// The projected records and the changes pending for NSX. See the module documentation.
+#[derive(Debug, Default)]
+pub struct InventoryIndex {
+    records: HashMap<InventoryKey, Arc<ContainerObject>>,
+    dirty: HashMap<InventoryKey, Dirty>,
+    /// Queue place → key, oldest first.
+    queue: BTreeMap<u64, InventoryKey>,
+    batches: HashMap<BatchId, Vec<InventoryKey>>,
+    next_place: u64,
+    next_batch_id: BatchId,
+}
+
+/// The order of types inside a batch: referenced objects are created before their referrers
+/// (projects and nodes before the services and pods that name them) and deleted after them.
+fn type_rank(resource_type: ResourceType) -> u8 {
+    match resource_type {
+        ResourceType::ContainerCluster => 0,
+        ResourceType::ContainerProject => 1,
+        ResourceType::ContainerClusterNode => 2,
+        ResourceType::ContainerIpPool => 3,
+        ResourceType::ContainerApplication => 4,
+        ResourceType::ContainerApplicationInstance => 5,
+        ResourceType::ContainerIngressPolicy => 6,
+        ResourceType::ContainerNetworkPolicy => 7,
+        ResourceType::ContainerEgress => 8,
+        ResourceType::ContainerGateway => 9,
+    }
+}
+
+impl InventoryIndex {
+    /// An empty index.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The desired record of `key`.
+    pub fn get(&self, key: &InventoryKey) -> Option<&Arc<ContainerObject>> {
+        self.records.get(key)
+    }
+
+    /// Number of desired records.
+    pub fn len(&self) -> usize {
+        self.records.len()
+    }
+
+    /// Whether the index holds no record.
+    pub fn is_empty(&self) -> bool {
+        self.records.is_empty()
+    }
+
+    /// Every desired record.
+    pub fn records(&self) -> impl Iterator<Item = &Arc<ContainerObject>> {
+        self.records.values()
+    }
+
+    /// Keys waiting to be cut into a batch.
+    pub fn pending_len(&self) -> usize {
+        self.queue.len()
+    }
+
+    /// Batches cut and not yet acknowledged or returned.
+    pub fn batches_in_flight(&self) -> usize {
+        self.batches.len()
+    }
+
+    /// Sets the desired record of its key. Returns whether that changed anything.
+    pub fn apply(&mut self, record: ContainerObject) -> Result<bool, InventoryError> {
+        if record.external_id().is_empty() {
+            return Err(InventoryError::MissingExternalId(record.resource_type()));
+        }
+        let key = InventoryKey::of(&record);
+        if self.records.get(&key).is_some_and(|old| **old == record) {
+            return Ok(false);
+        }
+        let previous = self.records.insert(key.clone(), Arc::new(record));
+        self.mark_dirty(key, previous);
+        Ok(true)
+    }
+
+    /// Removes the desired record of `key`. Returns whether there was one.
+    pub fn delete(&mut self, key: &InventoryKey) -> bool {
+        let Some(previous) = self.records.remove(key) else {
+            return false;
+        };
+        self.mark_dirty(key.clone(), Some(previous));
+        true
+    }
+
+    /// Queues `key` after its desired record changed from `previous`.
+    fn mark_dirty(&mut self, key: InventoryKey, previous: Option<Arc<ContainerObject>>) {
+        let desired = self.records.get(&key).cloned();
+        match self.dirty.get_mut(&key) {
+            Some(entry) => {
+                if entry.in_flight.is_none() && same(entry.confirmed.as_ref(), desired.as_ref()) {
+                    // Changed back to what NSX holds: nothing to send any more.
+                    if let Some(place) = entry.queued {
+                        self.queue.remove(&place);
+                    }
+                    self.dirty.remove(&key);
+                } else if entry.queued.is_none() {
+                    let place = self.next_place;
+                    self.next_place += 1;
+                    entry.queued = Some(place);
+                    self.queue.insert(place, key);
+                }
+            }
+            None => {
+                let place = self.next_place;
+                self.next_place += 1;
+                self.queue.insert(place, key.clone());
+                self.dirty.insert(
+                    key,
+                    Dirty {
+                        confirmed: previous,
+                        queued: Some(place),
+                        in_flight: None,
+                    },
+                );
+            }
+        }
+    }
+
+    /// Cuts the next batch: at most `max` changes, oldest first, skipping keys whose previous
+    /// batch is still in flight. Inside the batch, creates and updates come first in
+    /// dependency order (projects, nodes, pools, services, pods, ...), then deletes in the
+    /// reverse order. `None` when there is nothing to send now.
+    pub fn next_batch(&mut self, max: usize) -> Option<InventoryBatch> {
+        let max = max.max(1);
+        let mut chosen: Vec<(InventoryKey, ContainerInventoryObject)> = Vec::new();
+        let mut settled: Vec<(u64, InventoryKey)> = Vec::new();
+        let mut taken: Vec<(u64, InventoryKey, Option<Arc<ContainerObject>>)> = Vec::new();
+        for (&place, key) in &self.queue {
+            if chosen.len() >= max {
+                break;
+            }
+            let Some(entry) = self.dirty.get(key) else {
+                // Cannot happen: queued keys are dirty. Drop the stray place.
+                settled.push((place, key.clone()));
+                continue;
+            };
+            if entry.in_flight.is_some() {
+                continue;
+            }
+            let desired = self.records.get(key);
+            let object = match (entry.confirmed.as_ref(), desired) {
+                (None, None) => None,
+                (None, Some(record)) => Some(create(record)),
+                (Some(_), None) => Some(ContainerInventoryObject {
+                    object_update_type: ObjectUpdateType::Delete,
+                    container_object: delete_body(key.resource_type.as_str(), &key.external_id),
+                }),
+                (Some(old), Some(new)) => match record_delta(old, new) {
+                    RecordDelta::Unchanged => None,
+                    RecordDelta::Replace => Some(create(new)),
+                    RecordDelta::Update(body) => Some(ContainerInventoryObject {
+                        object_update_type: ObjectUpdateType::Update,
+                        container_object: body,
+                    }),
+                },
+            };
+            match object {
+                None => settled.push((place, key.clone())),
+                Some(object) => {
+                    taken.push((place, key.clone(), desired.cloned()));
+                    chosen.push((key.clone(), object));
+                }
+            }
+        }
+        for (place, key) in settled {
+            self.queue.remove(&place);
+            self.dirty.remove(&key);
+        }
+        if chosen.is_empty() {
+            return None;
+        }
+        let id = self.next_batch_id;
+        self.next_batch_id += 1;
+        for (place, key, sent) in taken {
+            self.queue.remove(&place);
+            if let Some(entry) = self.dirty.get_mut(&key) {
+                entry.queued = None;
+                entry.in_flight = Some(InFlight {
+                    batch: id,
+                    sent,
+                    queue_place: place,
+                });
+            }
+        }
+        chosen.sort_by_key(|(key, object)| {
+            let rank = type_rank(key.resource_type);
+            match object.object_update_type {
+                ObjectUpdateType::Delete => (1, u8::MAX - rank),
+                _ => (0, rank),
+            }
+        });
+        let keys = chosen.iter().map(|(key, _)| key.clone()).collect();
+        self.batches.insert(id, keys);
+        Some(InventoryBatch {
+            id,
+            data: ContainerInventoryData {
+                container_inventory_objects: chosen.into_iter().map(|(_, o)| o).collect(),
+            },
+        })
+    }
+
+    /// NSX applied batch `id`: what it carried is now confirmed.
+    pub fn ack(&mut self, id: BatchId) -> Result<(), InventoryError> {
+        let keys = self
+            .batches
+            .remove(&id)
+            .ok_or(InventoryError::UnknownBatch(id))?;
+        for key in keys {
+            let Some(entry) = self.dirty.get_mut(&key) else {
+                continue;
+            };
+            if entry.in_flight.as_ref().is_none_or(|f| f.batch != id) {
+                continue;
+            }
+            let Some(flight) = entry.in_flight.take() else {
+                continue;
+            };
+            entry.confirmed = flight.sent;
+            let desired = self.records.get(&key);
+            if same(entry.confirmed.as_ref(), desired) {
+                if let Some(place) = entry.queued {
+                    self.queue.remove(&place);
+                }
+                self.dirty.remove(&key);
+            } else if entry.queued.is_none() {
+                // Changes while in flight queue the key; this only keeps that invariant.
+                entry.queued = Some(flight.queue_place);
+                self.queue.insert(flight.queue_place, key);
+            }
+        }
+        Ok(())
+    }
+
+    /// Batch `id` failed: NSX still holds the confirmed records, and the keys go back to the
+    /// queue at their old places (so they are retried first), merged with any change that
+    /// arrived meanwhile.
+    pub fn nack(&mut self, id: BatchId) -> Result<(), InventoryError> {
+        let keys = self
+            .batches
+            .remove(&id)
+            .ok_or(InventoryError::UnknownBatch(id))?;
+        for key in keys {
+            let Some(entry) = self.dirty.get_mut(&key) else {
+                continue;
+            };
+            if entry.in_flight.as_ref().is_none_or(|f| f.batch != id) {
+                continue;
+            }
+            let Some(flight) = entry.in_flight.take() else {
+                continue;
+            };
+            if let Some(place) = entry.queued.take() {
+                self.queue.remove(&place);
+            }
+            if same(entry.confirmed.as_ref(), self.records.get(&key)) {
+                self.dirty.remove(&key);
+            } else {
+                entry.queued = Some(flight.queue_place);
+                self.queue.insert(flight.queue_place, key);
+            }
+        }
+        Ok(())
+    }
+
+    /// Full comparison with what NSX lists for this cluster (every type the adapter
+    /// reports). Afterwards the queue holds exactly the creates, updates and deletes that
+    /// make NSX equal to the desired records; NSX's own fields (`_last_sync_time`,
+    /// `network_status`, ...) are ignored ([`normalize_nsx_record`]). Needs every batch
+    /// settled.
+    pub fn diff_against(
+        &mut self,
+        nsx_records: impl IntoIterator<Item = ContainerObject>,
+    ) -> Result<DiffSummary, InventoryError> {
+        if !self.batches.is_empty() {
+            return Err(InventoryError::BatchesInFlight(self.batches.len()));
+        }
+        let mut nsx: HashMap<InventoryKey, Arc<ContainerObject>> = HashMap::new();
+        for mut record in nsx_records {
+            if record.external_id().is_empty() {
+                continue;
+            }
+            normalize_nsx_record(&mut record);
+            nsx.insert(InventoryKey::of(&record), Arc::new(record));
+        }
+        self.dirty.clear();
+        self.queue.clear();
+        let mut summary = DiffSummary::default();
+        let mut keys: Vec<&InventoryKey> = self.records.keys().collect();
+        keys.extend(nsx.keys().filter(|k| !self.records.contains_key(*k)));
+        keys.sort_unstable();
+        let mut dirty = Vec::new();
+        for key in keys {
+            let confirmed = nsx.get(key);
+            match (confirmed, self.records.get(key)) {
+                (None, Some(_)) => summary.creates += 1,
+                (Some(_), None) => summary.deletes += 1,
+                (Some(old), Some(new)) => {
+                    if record_delta(old, new) == RecordDelta::Unchanged {
+                        summary.unchanged += 1;
+                        continue;
+                    }
+                    summary.updates += 1;
+                }
+                (None, None) => continue,
+            }
+            dirty.push((key.clone(), confirmed.cloned()));
+        }
+        for (key, confirmed) in dirty {
+            let place = self.next_place;
+            self.next_place += 1;
+            self.queue.insert(place, key.clone());
+            self.dirty.insert(
+                key,
+                Dirty {
+                    confirmed,
+                    queued: Some(place),
+                    in_flight: None,
+                },
+            );
+        }
+        Ok(summary)
+    }
+}
+
+fn same(a: Option<&Arc<ContainerObject>>, b: Option<&Arc<ContainerObject>>) -> bool {
+    match (a, b) {
+        (None, None) => true,
+        (Some(a), Some(b)) => Arc::ptr_eq(a, b) || a == b,
+        _ => false,
+    }
+}
+
+fn create(record: &ContainerObject) -> ContainerInventoryObject {
+    ContainerInventoryObject {
+        object_update_type: ObjectUpdateType::Create,
+        container_object: record.to_json(),
+    }
+}
+
+#[cfg(test)]
+mod tests;
