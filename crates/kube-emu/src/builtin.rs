@@ -68,24 +68,58 @@ pub(crate) fn decode(gr: &GroupResource, object: &Value) -> Option<Result<Decode
 
 /// Collects the paths present (and not null) in `input` but missing from `output`.
 pub(crate) fn dropped_fields(input: &Value, output: &Value, path: &str, found: &mut Vec<String>) {
+    let mut trail: Vec<PathStep<'_>> = Vec::new();
+    if !path.is_empty() {
+        trail.push(PathStep::Field(path));
+    }
+    walk_dropped(input, output, &mut trail, found);
+}
+
+/// One step of a field path under construction (rendered only when a field is dropped).
+enum PathStep<'a> {
+    Field(&'a str),
+    Index(usize),
+}
+
+fn render_path(trail: &[PathStep<'_>]) -> String {
+    let mut path = String::new();
+    for step in trail {
+        match step {
+            PathStep::Field(name) => {
+                if !path.is_empty() {
+                    path.push('.');
+                }
+                path.push_str(name);
+            }
+            PathStep::Index(index) => path.push_str(&format!("[{index}]")),
+        }
+    }
+    path
+}
+
+fn walk_dropped<'a>(
+    input: &'a Value,
+    output: &Value,
+    trail: &mut Vec<PathStep<'a>>,
+    found: &mut Vec<String>,
+) {
     match (input, output) {
         (Value::Object(input), Value::Object(output)) => {
             for (key, value) in input {
-                let child = if path.is_empty() {
-                    key.clone()
-                } else {
-                    format!("{path}.{key}")
-                };
+                trail.push(PathStep::Field(key));
                 match output.get(key) {
-                    Some(out) => dropped_fields(value, out, &child, found),
-                    None if !value.is_null() => found.push(child),
+                    Some(out) => walk_dropped(value, out, trail, found),
+                    None if !value.is_null() => found.push(render_path(trail)),
                     None => {}
                 }
+                trail.pop();
             }
         }
         (Value::Array(input), Value::Array(output)) if input.len() == output.len() => {
             for (index, (value, out)) in input.iter().zip(output).enumerate() {
-                dropped_fields(value, out, &format!("{path}[{index}]"), found);
+                trail.push(PathStep::Index(index));
+                walk_dropped(value, out, trail, found);
+                trail.pop();
             }
         }
         _ => {}

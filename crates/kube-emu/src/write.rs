@@ -160,13 +160,36 @@ impl DeleteOptions {
     }
 }
 
+/// The body a write answers with.
+#[derive(Debug)]
+pub(crate) enum Answer {
+    /// A committed (or unchanged) stored object: served from its bytes.
+    Stored(Arc<StoredObject>),
+    /// An object that was not stored (dry run), in the served version.
+    Object(Value),
+    /// A `Status` (deletes of kinds that do not return the object).
+    Status(Value),
+}
+
+impl Answer {
+    /// The answer as a value in `api_version`.
+    pub fn into_value(self, api_version: &str) -> Value {
+        match self {
+            Answer::Stored(stored) => {
+                let mut value = stored.value();
+                value["apiVersion"] = json!(api_version);
+                value
+            }
+            Answer::Object(value) | Answer::Status(value) => value,
+        }
+    }
+}
+
 /// What a write answers with.
 #[derive(Debug)]
 pub(crate) struct WriteOutcome {
     pub code: u16,
-    /// An object (in the served version) or a `Status`.
-    pub body: Value,
-    pub is_object: bool,
+    pub body: Answer,
     pub warnings: Vec<String>,
 }
 
@@ -177,12 +200,23 @@ impl WriteOutcome {
         target: &Target,
         accept: &str,
     ) -> Response<Body> {
-        let mut response = if self.is_object {
-            let body = bytes::Bytes::from(serde_json::to_vec(&self.body).unwrap_or_default());
-            crate::output::respond_object(inner, &target.rt, body, accept, None, self.code)
-                .unwrap_or_else(|e| crate::http::error_response(&e))
-        } else {
-            crate::http::value_response(self.code, &self.body)
+        let object = match self.body {
+            Answer::Stored(stored) => Some(crate::read::render(&stored, &target.rt.api_version())),
+            Answer::Object(value) => Some(bytes::Bytes::from(
+                serde_json::to_vec(&value).unwrap_or_default(),
+            )),
+            Answer::Status(status) => {
+                let mut response = crate::http::value_response(self.code, &status);
+                crate::http::add_warnings(&mut response, &self.warnings);
+                return response;
+            }
+        };
+        let mut response = match object {
+            Some(body) => {
+                crate::output::respond_object(inner, &target.rt, body, accept, None, self.code)
+                    .unwrap_or_else(|e| crate::http::error_response(&e))
+            }
+            None => crate::http::error_response(&ApiError::internal("no answer")),
         };
         crate::http::add_warnings(&mut response, &self.warnings);
         response
@@ -413,14 +447,19 @@ impl<'a> Write<'a> {
 
     /// Validation of a candidate object: metadata, kind rules, CRD schema.
     fn validate(&self, object: &mut Value, old: Option<&Value>) -> Result<(), ApiError> {
-        let metadata = object.get("metadata").cloned().unwrap_or(Value::Null);
-        let mut errors = match old {
-            None => {
-                validation::validate_object_meta(&metadata, self.rt.namespaced, name_rule(self.rt))
-            }
-            Some(old) => {
-                let old_meta = old.get("metadata").cloned().unwrap_or(Value::Null);
-                validation::validate_object_meta_update(&metadata, &old_meta)
+        let null = Value::Null;
+        let mut errors = {
+            let metadata = object.get("metadata").unwrap_or(&null);
+            match old {
+                None => validation::validate_object_meta(
+                    metadata,
+                    self.rt.namespaced,
+                    name_rule(self.rt),
+                ),
+                Some(old) => validation::validate_object_meta_update(
+                    metadata,
+                    old.get("metadata").unwrap_or(&null),
+                ),
             }
         };
         errors.extend(crate::builtin::validate(&self.gr, object));
@@ -517,7 +556,7 @@ impl<'a> Write<'a> {
         state: &mut State,
         mut object: Value,
         apply_fields: bool,
-    ) -> Result<Value, ApiError> {
+    ) -> Result<Answer, ApiError> {
         // Name generation.
         let name = meta_str(&object, "name").to_string();
         let generate = meta_str(&object, "generateName").to_string();
@@ -611,11 +650,11 @@ impl<'a> Write<'a> {
         }
         if self.options.dry_run {
             crate::builtin::release(&self.gr, &object, &mut state.allocations);
-            return Ok(object);
+            return Ok(Answer::Object(object));
         }
         let stored = state.put(&self.gr, self.storage_form(state, object));
         self.after_commit(state, &stored);
-        Ok(self.served_form(&stored))
+        Ok(Answer::Stored(stored))
     }
 
     /// Side effects of a committed create or update.
@@ -635,12 +674,11 @@ impl<'a> Write<'a> {
         &mut self,
         state: &mut State,
         old_stored: &Arc<StoredObject>,
+        old: Value,
         mut new: Value,
         subresource: Option<&str>,
         fields_done: bool,
-    ) -> Result<(u16, Value), ApiError> {
-        let mut old = old_stored.value();
-        old["apiVersion"] = json!(self.rt.api_version());
+    ) -> Result<(u16, Answer), ApiError> {
         let name = old_stored.key.name.to_string();
         let old_rv = meta_str(&old, "resourceVersion").to_string();
         // Preconditions.
@@ -793,36 +831,32 @@ impl<'a> Write<'a> {
         if deleting && finalizers(&new).is_empty() && !self.is_namespace_with_spec_finalizers(&new)
         {
             if self.options.dry_run {
-                return Ok((200, new));
+                return Ok((200, Answer::Object(new)));
             }
             let key = old_stored.key.clone();
             let last = self.storage_form(state, new);
-            let removed = remove_object(self.inner, state, &self.gr, &key, last);
-            return Ok((
-                200,
-                removed.map(|r| self.served_form(&r)).unwrap_or(Value::Null),
-            ));
+            return Ok(
+                match remove_object(self.inner, state, &self.gr, &key, last) {
+                    Some(removed) => (200, Answer::Stored(removed)),
+                    None => (200, Answer::Stored(old_stored.clone())),
+                },
+            );
         }
-        let unchanged = {
-            let mut a = old.clone();
-            let mut b = new.clone();
-            normalize_for_compare(&mut a);
-            normalize_for_compare(&mut b);
-            a == b
-        };
-        if unchanged || self.options.dry_run {
-            return Ok((200, if unchanged { old } else { new }));
+        if equal_ignoring_resource_version(&old, &new) {
+            return Ok((200, Answer::Stored(old_stored.clone())));
         }
+        if self.options.dry_run {
+            return Ok((200, Answer::Object(new)));
+        }
+        let terminating_namespace =
+            self.gr == namespaces() && crate::meta::has_meta(&new, "deletionTimestamp");
         let stored = state.put(&self.gr, self.storage_form(state, new));
         self.after_commit(state, &stored);
-        if self.gr == namespaces() && crate::meta::has_meta(&stored.value(), "deletionTimestamp") {
+        if terminating_namespace {
             try_finalize_namespace(self.inner, state, &stored.key.name);
         }
-        let answer = state
-            .get(&self.gr, &stored.key)
-            .map(|s| self.served_form(&s))
-            .unwrap_or_else(|| self.served_form(&stored));
-        Ok((200, answer))
+        let current = state.get(&self.gr, &stored.key).unwrap_or(stored);
+        Ok((200, Answer::Stored(current)))
     }
 
     fn is_namespace_with_spec_finalizers(&self, object: &Value) -> bool {
@@ -834,11 +868,31 @@ impl<'a> Write<'a> {
     }
 }
 
-/// Compares objects ignoring `resourceVersion` (and key order, which Value ignores).
-fn normalize_for_compare(object: &mut Value) {
-    if let Some(meta) = object.get_mut("metadata").and_then(Value::as_object_mut) {
-        meta.remove("resourceVersion");
+/// Whether two objects are equal apart from `metadata.resourceVersion` (the test for a
+/// no-op write).
+fn equal_ignoring_resource_version(a: &Value, b: &Value) -> bool {
+    let (Some(a), Some(b)) = (a.as_object(), b.as_object()) else {
+        return a == b;
+    };
+    if a.len() != b.len() {
+        return false;
     }
+    a.iter().all(|(key, value)| match b.get(key) {
+        None => false,
+        Some(other) if key == "metadata" => {
+            let (Some(x), Some(y)) = (value.as_object(), other.as_object()) else {
+                return value == other;
+            };
+            let relevant = |map: &serde_json::Map<String, Value>| {
+                map.iter().filter(|(k, _)| *k != "resourceVersion").count()
+            };
+            relevant(x) == relevant(y)
+                && x.iter()
+                    .filter(|(k, _)| *k != "resourceVersion")
+                    .all(|(k, v)| y.get(k) == Some(v))
+        }
+        Some(other) => value == other,
+    })
 }
 
 pub(crate) fn namespaces() -> GroupResource {
@@ -890,7 +944,6 @@ pub(crate) fn create(
     Ok(WriteOutcome {
         code: 201,
         body: created,
-        is_object: true,
         warnings: write.warnings,
     })
 }
@@ -919,7 +972,6 @@ pub(crate) fn update(
             return Ok(WriteOutcome {
                 code: 201,
                 body: created,
-                is_object: true,
                 warnings: write.warnings,
             });
         }
@@ -929,9 +981,12 @@ pub(crate) fn update(
             &name,
         ));
     };
+    let mut old_value = old.value();
+    old_value["apiVersion"] = json!(target.rt.api_version());
     let (code, body) = write.update(
         &mut state,
         &old,
+        old_value,
         object,
         target.subresource.as_deref(),
         false,
@@ -939,7 +994,6 @@ pub(crate) fn update(
     Ok(WriteOutcome {
         code,
         body,
-        is_object: true,
         warnings: write.warnings,
     })
 }
@@ -1008,6 +1062,7 @@ pub(crate) fn patch(
     let (code, body) = write.update(
         &mut state,
         &old,
+        current,
         patched,
         target.subresource.as_deref(),
         false,
@@ -1015,7 +1070,6 @@ pub(crate) fn patch(
     Ok(WriteOutcome {
         code,
         body,
-        is_object: true,
         warnings: write.warnings,
     })
 }
@@ -1084,7 +1138,6 @@ pub(crate) fn apply(
             Ok(WriteOutcome {
                 code: 201,
                 body: created,
-                is_object: true,
                 warnings: write.warnings,
             })
         }
@@ -1107,6 +1160,7 @@ pub(crate) fn apply(
             let (code, body) = write.update(
                 &mut state,
                 &old,
+                live,
                 object,
                 target.subresource.as_deref(),
                 true,
@@ -1114,7 +1168,6 @@ pub(crate) fn apply(
             Ok(WriteOutcome {
                 code,
                 body,
-                is_object: true,
                 warnings: write.warnings,
             })
         }
@@ -1379,20 +1432,18 @@ pub(crate) fn delete(
         return Ok(if pending || returns_deleted_object(&gr, custom) {
             WriteOutcome {
                 code: 200,
-                body: answer,
-                is_object: true,
+                body: Answer::Object(answer),
                 warnings: Vec::new(),
             }
         } else {
             WriteOutcome {
                 code: 200,
-                body: success_status(
+                body: Answer::Status(success_status(
                     &rt.group,
                     &rt.plural,
                     &name,
                     Some(meta_str(&current, "uid")),
-                ),
-                is_object: false,
+                )),
                 warnings: Vec::new(),
             }
         });
@@ -1400,25 +1451,22 @@ pub(crate) fn delete(
     let outcome = match delete_object(inner, &mut state, &gr, &stored) {
         Deleted::Pending(updated) => WriteOutcome {
             code: 200,
-            body: write.served_form(&updated),
-            is_object: true,
+            body: Answer::Stored(updated),
             warnings: Vec::new(),
         },
         Deleted::Gone(last) if returns_deleted_object(&gr, custom) => WriteOutcome {
             code: 200,
-            body: write.served_form(&last),
-            is_object: true,
+            body: Answer::Stored(last),
             warnings: Vec::new(),
         },
         Deleted::Gone(last) => WriteOutcome {
             code: 200,
-            body: success_status(
+            body: Answer::Status(success_status(
                 &rt.group,
                 &rt.plural,
                 &name,
                 Some(meta_str(&last.value(), "uid")),
-            ),
-            is_object: false,
+            )),
             warnings: Vec::new(),
         },
     };
@@ -1540,27 +1588,29 @@ pub(crate) fn upsert(inner: &Inner, mut object: Value) -> Result<Value, ApiError
                 object,
                 &options,
             )?;
+            let created = outcome.body.into_value(&api_version);
             // Seeded objects keep the status they were written with.
             if let Some(status) = status
                 && rt.subresources.status
             {
-                let mut with_status = outcome.body.clone();
+                let mut with_status = created;
                 with_status["status"] = status;
                 let target = Target {
-                    name: Some(meta_str(&outcome.body, "name").to_string()),
+                    name: Some(meta_str(&with_status, "name").to_string()),
                     subresource: Some("status".into()),
                     ..target
                 };
-                return update(inner, &target, with_status, &options).map(|o| o.body);
+                return update(inner, &target, with_status, &options)
+                    .map(|o| o.body.into_value(&api_version));
             }
-            Ok(outcome.body)
+            Ok(created)
         }
         Some(existing) => {
             meta_mut(&mut object).insert(
                 "resourceVersion".into(),
                 json!(meta_str(&existing, "resourceVersion")),
             );
-            update(inner, &target, object, &options).map(|o| o.body)
+            update(inner, &target, object, &options).map(|o| o.body.into_value(&api_version))
         }
     }
 }
