@@ -3,4 +3,5 @@
 //! Traceflow mapping and support-bundle redaction. No I/O: the MP adapter's I/O layer feeds
 //! these with watched objects and `now`, and sends what they produce.
 
+pub mod health;
 pub mod inventory;
