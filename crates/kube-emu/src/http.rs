@@ -261,10 +261,16 @@ pub(crate) fn patch_type(headers: &HeaderMap) -> Result<PatchType, ApiError> {
 /// Decodes a request body: JSON, or YAML when the content type says so (or JSON fails).
 pub(crate) fn decode_body(headers: &HeaderMap, body: &[u8]) -> Result<Value, ApiError> {
     let media = media_type(headers);
+    if kube_apimachinery::protobuf::is_protobuf_content_type(&media) {
+        // Typed clients (kubectl create namespace/configmap/secret/...) send protobuf.
+        return kube_apimachinery::protobuf::decode_request_body(body).map_err(|error| {
+            ApiError::new(error.status_code(), error.reason(), error.to_string())
+        });
+    }
     if media.contains("protobuf") || media.contains("cbor") {
         return Err(ApiError::unsupported_media_type(format!(
             "the body of the request was in an unknown format - accepted media types include: \
-             application/json, application/yaml (got {media:?})"
+             application/json, application/yaml, application/vnd.kubernetes.protobuf (got {media:?})"
         )));
     }
     match serde_json::from_slice::<Value>(body) {
