@@ -13,6 +13,7 @@
 //! ```
 
 mod builtin;
+mod convert;
 mod crd;
 mod discovery;
 pub mod extension;
@@ -401,10 +402,12 @@ impl KubeEmu {
     ) -> Option<Value> {
         let rt = self.resolve(api_version, kind_or_plural)?;
         let key = store::ObjectKey::new(namespace.unwrap_or(""), name);
-        let stored = self.inner.state.read().get(&rt.group_resource(), &key)?;
-        let mut value = stored.value();
-        value["apiVersion"] = json!(rt.api_version());
-        Some(value)
+        let stored = self
+            .inner
+            .state
+            .read()
+            .get(&convert::storage_resource(&rt), &key)?;
+        Some(convert::served_value(&stored, &rt))
     }
 
     /// Stored objects of a type, in one namespace (or all), in list order.
@@ -418,16 +421,12 @@ impl KubeEmu {
             return Vec::new();
         };
         let state = self.inner.state.read();
-        let Some(store) = state.resource(&rt.group_resource()) else {
+        let Some(store) = state.resource(&convert::storage_resource(&rt)) else {
             return Vec::new();
         };
         store
             .range(namespace, None)
-            .map(|(_, object)| {
-                let mut value = object.value();
-                value["apiVersion"] = json!(rt.api_version());
-                value
-            })
+            .map(|(_, object)| convert::served_value(object, &rt))
             .collect()
     }
 

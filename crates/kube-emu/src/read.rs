@@ -11,22 +11,11 @@ use kube_apimachinery::registry::ResourceType;
 use serde_json::{Value, json};
 
 use crate::Inner;
+use crate::convert::render;
 use crate::http::{Params, Target};
 use crate::select::Filter;
 use crate::status::ApiError;
 use crate::store::{ObjectKey, StoredObject};
-
-/// The stored bytes of an object as served at `api_version` (only `apiVersion` differs
-/// between versions: the emulator does no conversion).
-pub(crate) fn render(stored: &StoredObject, api_version: &str) -> Bytes {
-    let prefix = format!("{{\"apiVersion\":\"{api_version}\",");
-    if stored.json.starts_with(prefix.as_bytes()) {
-        return stored.json.clone();
-    }
-    let mut value = stored.value();
-    value["apiVersion"] = Value::String(api_version.to_string());
-    Bytes::from(serde_json::to_vec(&value).unwrap_or_default())
-}
 
 /// Re-serializes a value with `apiVersion` and `kind` first (so `render` can recognize
 /// the version from the first bytes), then `metadata`, then the rest in order.
@@ -57,9 +46,9 @@ pub(crate) fn get(
     let body = {
         let state = inner.state.read();
         let stored = state
-            .get(&rt.group_resource(), &key)
+            .get(&crate::convert::storage_resource(rt), &key)
             .ok_or_else(|| ApiError::not_found(&rt.group, &rt.plural, name))?;
-        render(&stored, &rt.api_version())
+        render(&stored, rt)
     };
     crate::output::respond_object(
         inner,
@@ -241,7 +230,7 @@ pub(crate) fn list_page(
 ) -> Result<ListPage, ApiError> {
     validate_list_params(params)?;
     let rt = &target.rt;
-    let gr = rt.group_resource();
+    let gr = crate::convert::storage_resource(rt);
     let state = inner.state.read();
     let selectable = state.crd_fields.get(&gr).cloned().unwrap_or_default();
     let filter = Filter::new(
@@ -289,13 +278,12 @@ pub(crate) fn list_page(
             ApiError::expired("The resourceVersion for the provided list is too old.")
         });
     };
-    let api_version = rt.api_version();
     let limit = params.limit.map(|l| l as usize).unwrap_or(usize::MAX);
     let mut items = Vec::new();
     let mut matching = snapshot.filter(|o| filter.matches(o));
     let mut last_key = None;
     for object in matching.by_ref() {
-        items.push(render(&object, &api_version));
+        items.push(render(&object, rt));
         last_key = Some(object.key.clone());
         if items.len() >= limit {
             break;

@@ -20,9 +20,9 @@ use tokio_stream::wrappers::ReceiverStream;
 use tokio_util::sync::CancellationToken;
 
 use crate::Inner;
+use crate::convert::render;
 use crate::http::{Params, Target, json_response};
 use crate::output::Negotiated;
-use crate::read::render;
 use crate::select::Filter;
 use crate::status::ApiError;
 use crate::store::{Change, ChangeType, StoredObject, WatchMessage};
@@ -86,7 +86,6 @@ fn error_line(error: &ApiError) -> Bytes {
 /// objects themselves, or `Table` rows / `PartialObjectMetadata`).
 struct Renderer {
     rt: Arc<ResourceType>,
-    api_version: String,
     negotiated: Negotiated,
     /// Whether a Table already carried its column definitions.
     headers_sent: bool,
@@ -112,7 +111,7 @@ impl Renderer {
     }
 
     fn object(&mut self, event_type: &str, object: &StoredObject) -> Bytes {
-        let bytes = render(object, &self.api_version);
+        let bytes = render(object, &self.rt);
         self.line(event_type, &bytes)
     }
 
@@ -131,8 +130,7 @@ impl Renderer {
                         // The object left the selection: DELETED with its last matching
                         // state at the new resourceVersion, as kube-apiserver's cacher does.
                         let previous = change.previous.as_ref()?;
-                        let mut value = previous.value();
-                        value["apiVersion"] = json!(self.api_version);
+                        let mut value = crate::convert::served_value(previous, &self.rt);
                         if let Some(meta) = value.get_mut("metadata").and_then(Value::as_object_mut)
                         {
                             meta.insert("resourceVersion".into(), json!(change.rv.to_string()));
@@ -199,11 +197,10 @@ pub(crate) fn watch(
     validate_watch_params(params)?;
     let negotiated = Negotiated::new(accept, params.include_object.as_deref())?;
     let rt = target.rt.clone();
-    let gr = rt.group_resource();
+    let gr = crate::convert::storage_resource(&rt);
     let api_version = rt.api_version();
     let mut renderer = Renderer {
         rt: rt.clone(),
-        api_version: api_version.clone(),
         negotiated,
         headers_sent: false,
     };
@@ -378,7 +375,6 @@ mod tests {
         let registry = kube_apimachinery::registry::Registry::with_builtins();
         Renderer {
             rt: registry.get("", "v1", "pods").unwrap(),
-            api_version: "v1".into(),
             negotiated: Negotiated::new("application/json", None).unwrap(),
             headers_sent: false,
         }

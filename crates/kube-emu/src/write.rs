@@ -172,14 +172,10 @@ pub(crate) enum Answer {
 }
 
 impl Answer {
-    /// The answer as a value in `api_version`.
-    pub fn into_value(self, api_version: &str) -> Value {
+    /// The answer as a value in the form `rt` serves.
+    pub fn into_value(self, rt: &ResourceType) -> Value {
         match self {
-            Answer::Stored(stored) => {
-                let mut value = stored.value();
-                value["apiVersion"] = json!(api_version);
-                value
-            }
+            Answer::Stored(stored) => crate::convert::served_value(&stored, rt),
             Answer::Object(value) | Answer::Status(value) => value,
         }
     }
@@ -201,7 +197,7 @@ impl WriteOutcome {
         accept: &str,
     ) -> Response<Body> {
         let object = match self.body {
-            Answer::Stored(stored) => Some(crate::read::render(&stored, &target.rt.api_version())),
+            Answer::Stored(stored) => Some(crate::convert::render(&stored, &target.rt)),
             Answer::Object(value) => Some(bytes::Bytes::from(
                 serde_json::to_vec(&value).unwrap_or_default(),
             )),
@@ -227,7 +223,10 @@ impl WriteOutcome {
 struct Write<'a> {
     inner: &'a Inner,
     rt: &'a Arc<ResourceType>,
+    /// The served group/resource (what kind of object this is).
     gr: GroupResource,
+    /// Where its objects are stored.
+    storage_gr: GroupResource,
     options: &'a WriteOptions,
     warnings: Vec<String>,
 }
@@ -343,6 +342,7 @@ impl<'a> Write<'a> {
             inner,
             rt,
             gr: rt.group_resource(),
+            storage_gr: crate::convert::storage_resource(rt),
             options,
             warnings: Vec::new(),
         }
@@ -536,18 +536,22 @@ impl<'a> Write<'a> {
     }
 
     /// Puts the object in storage form: storage apiVersion, canonical key order.
-    fn storage_form(&self, state: &State, mut object: Value) -> Value {
-        if let Some(storage) = state.registry.storage_type(&self.gr) {
-            object["apiVersion"] = json!(storage.api_version());
-        }
-        canonical_order(object)
+    fn storage_form(&self, state: &State, object: Value) -> Value {
+        let storage_version = state
+            .registry
+            .storage_type(&self.gr)
+            .map(|storage| storage.api_version())
+            .unwrap_or_else(|| self.rt.api_version());
+        canonical_order(crate::convert::to_storage(
+            object,
+            self.rt,
+            &storage_version,
+        ))
     }
 
     /// The object as answered (served version).
     fn served_form(&self, stored: &StoredObject) -> Value {
-        let mut value = stored.value();
-        value["apiVersion"] = json!(self.rt.api_version());
-        value
+        crate::convert::served_value(stored, self.rt)
     }
 
     /// Creates `object` (already decoded, namespace set).
@@ -620,7 +624,7 @@ impl<'a> Write<'a> {
         )?;
         let name = meta_str(&object, "name").to_string();
         let key = ObjectKey::new(meta_str(&object, "namespace"), &name);
-        if state.get(&self.gr, &key).is_some() {
+        if state.get(&self.storage_gr, &key).is_some() {
             return Err(ApiError::already_exists(
                 &self.rt.group,
                 &self.rt.plural,
@@ -652,7 +656,7 @@ impl<'a> Write<'a> {
             crate::builtin::release(&self.gr, &object, &mut state.allocations);
             return Ok(Answer::Object(object));
         }
-        let stored = state.put(&self.gr, self.storage_form(state, object));
+        let stored = state.put(&self.storage_gr, self.storage_form(state, object));
         self.after_commit(state, &stored);
         Ok(Answer::Stored(stored))
     }
@@ -836,7 +840,7 @@ impl<'a> Write<'a> {
             let key = old_stored.key.clone();
             let last = self.storage_form(state, new);
             return Ok(
-                match remove_object(self.inner, state, &self.gr, &key, last) {
+                match remove_object(self.inner, state, &self.storage_gr, &key, last) {
                     Some(removed) => (200, Answer::Stored(removed)),
                     None => (200, Answer::Stored(old_stored.clone())),
                 },
@@ -850,12 +854,12 @@ impl<'a> Write<'a> {
         }
         let terminating_namespace =
             self.gr == namespaces() && crate::meta::has_meta(&new, "deletionTimestamp");
-        let stored = state.put(&self.gr, self.storage_form(state, new));
+        let stored = state.put(&self.storage_gr, self.storage_form(state, new));
         self.after_commit(state, &stored);
         if terminating_namespace {
             try_finalize_namespace(self.inner, state, &stored.key.name);
         }
-        let current = state.get(&self.gr, &stored.key).unwrap_or(stored);
+        let current = state.get(&self.storage_gr, &stored.key).unwrap_or(stored);
         Ok((200, Answer::Stored(current)))
     }
 
@@ -964,7 +968,7 @@ pub(crate) fn update(
     let object = write.decode(object)?;
     let mut state = inner.state.write();
     let key = ObjectKey::new(target.namespace.as_deref().unwrap_or(""), &name);
-    let Some(old) = state.get(&write.gr, &key) else {
+    let Some(old) = state.get(&write.storage_gr, &key) else {
         if target.subresource.is_none() && crate::builtin::allows_create_on_update(&write.gr) {
             let mut object = object;
             meta_mut(&mut object).remove("resourceVersion");
@@ -981,8 +985,7 @@ pub(crate) fn update(
             &name,
         ));
     };
-    let mut old_value = old.value();
-    old_value["apiVersion"] = json!(target.rt.api_version());
+    let old_value = crate::convert::served_value(&old, &target.rt);
     let (code, body) = write.update(
         &mut state,
         &old,
@@ -1041,10 +1044,9 @@ pub(crate) fn patch(
     let mut state = inner.state.write();
     let key = ObjectKey::new(&namespace, &name);
     let old = state
-        .get(&write.gr, &key)
+        .get(&write.storage_gr, &key)
         .ok_or_else(|| ApiError::not_found(&rt.group, &rt.plural, &name))?;
-    let mut current = old.value();
-    current["apiVersion"] = json!(rt.api_version());
+    let current = crate::convert::served_value(&old, rt);
     let patched = match patch_type {
         PatchKind::Merge => crate::patching::merge(&current, &patch_body)?,
         PatchKind::Json => crate::patching::json_patch(&current, &patch_body)?,
@@ -1128,7 +1130,7 @@ pub(crate) fn apply(
     let force = options.force.unwrap_or(false);
     let mut state = inner.state.write();
     let key = ObjectKey::new(target.namespace.as_deref().unwrap_or(""), &name);
-    match state.get(&write.gr, &key) {
+    match state.get(&write.storage_gr, &key) {
         None => {
             if target.subresource.is_some() {
                 return Err(ApiError::not_found(&rt.group, &rt.plural, &name));
@@ -1142,8 +1144,7 @@ pub(crate) fn apply(
             })
         }
         Some(old) => {
-            let mut live = old.value();
-            live["apiVersion"] = json!(rt.api_version());
+            let live = crate::convert::served_value(&old, rt);
             let given_rv = meta_str(&applied, "resourceVersion");
             if !given_rv.is_empty() && given_rv != meta_str(&live, "resourceVersion") {
                 return Err(ApiError::stale(&rt.group, &rt.plural, &name));
@@ -1379,7 +1380,7 @@ pub(crate) fn delete(
 ) -> Result<WriteOutcome, ApiError> {
     let rt = &target.rt;
     let name = target.name.clone().unwrap_or_default();
-    let gr = rt.group_resource();
+    let gr = crate::convert::storage_resource(rt);
     if gr == namespaces() && IMMORTAL_NAMESPACES.contains(&name.as_str()) {
         return Err(ApiError::forbidden(format!(
             "namespaces \"{name}\" is forbidden: this namespace may not be deleted"
@@ -1482,7 +1483,7 @@ pub(crate) fn delete_collection(
     options: &WriteOptions,
 ) -> Result<Value, ApiError> {
     let rt = &target.rt;
-    let gr = rt.group_resource();
+    let gr = crate::convert::storage_resource(rt);
     let mut options = options.clone();
     options.dry_run |= delete_options.dry_run;
     let write = Write::new(inner, rt, &options);
@@ -1588,7 +1589,7 @@ pub(crate) fn upsert(inner: &Inner, mut object: Value) -> Result<Value, ApiError
                 object,
                 &options,
             )?;
-            let created = outcome.body.into_value(&api_version);
+            let created = outcome.body.into_value(&rt);
             // Seeded objects keep the status they were written with.
             if let Some(status) = status
                 && rt.subresources.status
@@ -1601,7 +1602,7 @@ pub(crate) fn upsert(inner: &Inner, mut object: Value) -> Result<Value, ApiError
                     ..target
                 };
                 return update(inner, &target, with_status, &options)
-                    .map(|o| o.body.into_value(&api_version));
+                    .map(|o| o.body.into_value(&rt));
             }
             Ok(created)
         }
@@ -1610,7 +1611,7 @@ pub(crate) fn upsert(inner: &Inner, mut object: Value) -> Result<Value, ApiError
                 "resourceVersion".into(),
                 json!(meta_str(&existing, "resourceVersion")),
             );
-            update(inner, &target, object, &options).map(|o| o.body.into_value(&api_version))
+            update(inner, &target, object, &options).map(|o| o.body.into_value(&rt))
         }
     }
 }

@@ -198,3 +198,34 @@ async fn built_in_defaults_are_applied() {
         "nodes keep their status"
     );
 }
+
+#[tokio::test]
+async fn both_event_apis_share_one_storage() {
+    let (_emu, client) = emulator();
+    let modern: Api<EventV1> = Api::namespaced(client.clone(), "default");
+    let event: EventV1 = serde_json::from_value(json!({
+        "metadata": {"name": "scaled"},
+        "eventTime": "2026-01-01T00:00:00.000000Z",
+        "reportingController": "adapter", "reportingInstance": "adapter-0",
+        "action": "Sync", "reason": "Synced", "type": "Normal", "note": "synced 3 rules",
+        "regarding": {"kind": "Pod", "name": "web", "namespace": "default"}
+    }))
+    .unwrap();
+    modern.create(&PostParams::default(), &event).await.unwrap();
+    let legacy: Api<Event> = Api::namespaced(client, "default");
+    let seen = legacy.get("scaled").await.unwrap();
+    assert_eq!(seen.message.as_deref(), Some("synced 3 rules"));
+    assert_eq!(seen.involved_object.name.as_deref(), Some("web"));
+    assert_eq!(seen.reporting_component.as_deref(), Some("adapter"));
+    let selected = modern
+        .list(&ListParams::default().fields("regarding.name=web"))
+        .await
+        .unwrap();
+    assert_eq!(selected.items.len(), 1);
+    assert_eq!(selected.items[0].note.as_deref(), Some("synced 3 rules"));
+    let none = legacy
+        .list(&ListParams::default().fields("involvedObject.name=other"))
+        .await
+        .unwrap();
+    assert!(none.items.is_empty());
+}
