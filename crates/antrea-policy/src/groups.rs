@@ -426,6 +426,21 @@ impl ClusterIndex {
             .map(|group| self.members(group))
     }
 
+    /// Only the `GroupMembersComputed` state of a ClusterGroup (cheap: no member is listed);
+    /// `None` when it does not exist.
+    pub fn cluster_group_members_computed(&self, name: &str) -> Option<MembersComputed> {
+        self.cluster_groups
+            .get(name)
+            .map(|group| self.members_computed(group))
+    }
+
+    /// Only the `GroupMembersComputed` state of a namespaced Group; `None` when it does not
+    /// exist.
+    pub fn group_members_computed(&self, namespace: &str, name: &str) -> Option<MembersComputed> {
+        self.group_named(Some(namespace), name)
+            .map(|group| self.members_computed(group))
+    }
+
     /// Names of the ClusterGroups that list `name` as a child (to re-compute their
     /// conditions when a child appears, changes or goes away).
     pub fn cluster_group_parents(&self, name: &str) -> Vec<String> {

@@ -198,6 +198,11 @@ fn child_groups_are_unioned_one_level_deep() {
             missing: vec!["db".into()]
         }
     );
+    assert_eq!(
+        index.cluster_group_members_computed("parent"),
+        Some(members.computed.clone())
+    );
+    assert_eq!(index.cluster_group_members_computed("nope"), None);
     assert_eq!(index.cluster_group_parents("db"), vec!["parent"]);
 
     // The missing child appears: members grow and the parent is computed.
@@ -326,6 +331,10 @@ fn namespaced_groups() {
     assert_eq!(
         pod_names(&index.group_members("prod", "parent").unwrap()),
         vec!["prod/client"]
+    );
+    assert_eq!(
+        index.group_members_computed("prod", "parent"),
+        Some(MembersComputed::Computed)
     );
     // A serviceReference without a Namespace uses the Group's.
     index
