@@ -267,7 +267,11 @@ pub(crate) fn decode_body(headers: &HeaderMap, body: &[u8]) -> Result<Value, Api
             ApiError::new(error.status_code(), error.reason(), error.to_string())
         });
     }
-    if media.contains("protobuf") || media.contains("cbor") {
+    let known = matches!(
+        media.as_str(),
+        "application/json" | "application/yaml" | "application/apply-patch+yaml"
+    );
+    if !known {
         return Err(ApiError::unsupported_media_type(format!(
             "the body of the request was in an unknown format - accepted media types include: \
              application/json, application/yaml, application/vnd.kubernetes.protobuf (got {media:?})"
