@@ -32,7 +32,7 @@ use crate::identity::{Caller, Identity, PI_CERTIFICATES, PRINCIPAL_IDENTITIES};
 use crate::inventory;
 use crate::policy::kinds::Kind;
 use crate::policy::render::strip;
-use crate::policy::{self, Engine, TABLE, children_of};
+use crate::policy::{self, Engine, TABLE};
 use crate::schema::{Api, schemas};
 use crate::store::{Store, Tables, WriteTxn};
 use crate::tls::sha256_hex;
@@ -782,23 +782,6 @@ pub fn list_cluster_control_planes(
         .map(|doc| render_ccp(doc, caller))
         .collect();
     crate::rest::list::page(items, params, "path", None)
-}
-
-/// The span entries naming the cluster control plane `id`.
-pub fn spans_naming(tables: &Tables, id: &str) -> Vec<String> {
-    let path = ccp_path(id);
-    let mut out = Vec::new();
-    for (policy_path, _) in tables
-        .scan_prefix(TABLE, "/infra/domains/")
-        .filter(|(p, _)| policy::kinds::kind_of_path(p) == Some(Kind::SecurityPolicy))
-    {
-        for (span_path, span) in children_of(tables, policy_path, Kind::ContainerClusterSpan) {
-            if span["container_cluster_path"].as_str() == Some(&path) {
-                out.push(span_path.clone());
-            }
-        }
-    }
-    out
 }
 
 #[cfg(test)]
