@@ -4,6 +4,7 @@ use clap::{Parser, Subcommand};
 
 use crate::kube_emu_cmd::KubeEmuArgs;
 use crate::logging::LogArgs;
+use crate::nsx_sim_cmd::NsxSimArgs;
 
 /// Antrea NSX Adapter: connects a Kubernetes cluster running Antrea to VMware NSX.
 #[derive(Debug, Parser)]
@@ -19,11 +20,14 @@ pub struct Cli {
 pub enum Command {
     /// Run the Kubernetes API emulator on loopback and write a kubeconfig for it.
     KubeEmu(KubeEmuArgs),
+    /// Run the NSX Manager simulator (REST API over HTTPS and the adapter channel).
+    NsxSim(NsxSimArgs),
 }
 
 pub async fn run(command: Command) -> anyhow::Result<()> {
     match command {
         Command::KubeEmu(args) => crate::kube_emu_cmd::run(args).await,
+        Command::NsxSim(args) => crate::nsx_sim_cmd::run(args).await,
     }
 }
 

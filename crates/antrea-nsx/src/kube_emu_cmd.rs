@@ -19,6 +19,41 @@ pub struct KubeEmuArgs {
     /// A folder of CustomResourceDefinition manifests to load at start (repeatable).
     #[arg(long = "crds", value_name = "DIR")]
     pub crd_dirs: Vec<PathBuf>,
+    #[command(flatten)]
+    pub antrea: AntreaArgs,
+}
+
+/// The Antrea controller emulation on top of the API emulator.
+#[derive(Debug, Args)]
+pub struct AntreaArgs {
+    /// Emulate an Antrea Controller and its Agents: CRDs, system tiers, webhooks, nodes,
+    /// pod scheduling, realization status, monitoring CRDs, stats, Traceflow.
+    #[arg(long)]
+    pub antrea: bool,
+    /// Nodes to emulate, each with an Antrea Agent.
+    #[arg(long, default_value_t = 3, requires = "antrea")]
+    pub nodes: usize,
+    /// How long an agent takes to realize a policy generation.
+    #[arg(long, default_value_t = 100, requires = "antrea")]
+    pub realize_delay_ms: u64,
+    /// How often the controller and agents rewrite AntreaControllerInfo/AntreaAgentInfo.
+    #[arg(long, default_value_t = 60, requires = "antrea")]
+    pub heartbeat_s: u64,
+    /// Register the Antrea CRDs from this folder of real manifests instead of the ones
+    /// generated from the project's types.
+    #[arg(long, value_name = "DIR", requires = "antrea")]
+    pub antrea_crds: Option<PathBuf>,
+}
+
+impl AntreaArgs {
+    fn options(&self) -> antrea_emu::AntreaOptions {
+        let mut options = antrea_emu::AntreaOptions::default();
+        options.nodes = self.nodes;
+        options.realize_delay = std::time::Duration::from_millis(self.realize_delay_ms);
+        options.heartbeat_interval = std::time::Duration::from_secs(self.heartbeat_s);
+        options.use_crd_manifests = self.antrea_crds.clone();
+        options
+    }
 }
 
 pub async fn run(args: KubeEmuArgs) -> anyhow::Result<()> {
@@ -29,6 +64,16 @@ pub async fn run(args: KubeEmuArgs) -> anyhow::Result<()> {
             .with_context(|| format!("loading CRDs from {}", dir.display()))?;
         tracing::info!(dir = %dir.display(), count, "loaded CRDs");
     }
+    // Kept alive while serving: dropping it stops the emulated controllers.
+    let _antrea = if args.antrea.antrea {
+        let antrea = antrea_emu::AntreaEmu::install(&emu, args.antrea.options())
+            .await
+            .context("starting the Antrea emulation")?;
+        tracing::info!(nodes = args.antrea.nodes, "Antrea emulation running");
+        Some(antrea)
+    } else {
+        None
+    };
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("binding {}", args.listen))?;

@@ -6,6 +6,7 @@
 mod cli;
 mod kube_emu_cmd;
 mod logging;
+mod nsx_sim_cmd;
 
 use clap::Parser;
 
