@@ -306,7 +306,13 @@ impl SpanIndex {
                         self.remove_root(cluster, &path);
                         work.entry(cluster.clone()).or_default().full = true;
                     }
-                    let content_changed = old.as_ref().is_some_and(|o| **o != *new);
+                    // What the adapter sees changed (not the spans or references alone).
+                    let content_changed = old.as_ref().is_some_and(|o| {
+                        o.document != new.document
+                            || o.unique_id != new.unique_id
+                            || o.revision != new.revision
+                            || o.protected_by != new.protected_by
+                    });
                     let refs_removed = sorted_difference(old_refs, &new.refs).next().is_some();
                     let refs_added: Vec<String> =
                         sorted_difference(&new.refs, old_refs).cloned().collect();
@@ -750,6 +756,18 @@ mod tests {
         let deltas = f.change(|e| upsert(e, Kind::Group, &group("b"), json!({"description": "x"})));
         let clusters: Vec<&str> = deltas.iter().map(|d| d.cluster_path.as_str()).collect();
         assert_eq!(clusters, [C1, C2]);
+        // Spanning p1 to C2 as well concerns C2 only: C1 already has p1 as it is.
+        let deltas = f.change(|e| {
+            upsert(
+                e,
+                Kind::ContainerClusterSpan,
+                &format!("{}/container-cluster-span/c2", policy("p1")),
+                json!({"container_cluster_path": C2}),
+            )
+        });
+        let clusters: Vec<&str> = deltas.iter().map(|d| d.cluster_path.as_str()).collect();
+        assert_eq!(clusters, [C2]);
+        assert_eq!(paths_of(&deltas[0].upserts), [policy("p1").as_str()]);
         // A group nobody spans changes nothing.
         assert!(
             f.change(|e| upsert(e, Kind::Group, &group("a"), json!({"description": "y"})))
