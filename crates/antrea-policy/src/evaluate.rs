@@ -371,7 +371,7 @@ impl ClusterIndex {
         else {
             return Vec::new();
         };
-        self.matching_label_items(&selector)
+        self.matching_label_items(selector)
             .into_iter()
             .flat_map(|item| self.pods_of_label_item(item))
             .filter(|pod| pod.serving && pod.address_eligible())
@@ -467,13 +467,12 @@ impl ClusterIndex {
                     return Ok(flow);
                 }
                 Destination::Service { namespace, name } => {
-                    let service = self
-                        .services
-                        .get(&(namespace.clone(), name.clone()))
-                        .ok_or_else(|| EvaluationError::ServiceNotFound {
+                    let service = self.service(namespace, name).ok_or_else(|| {
+                        EvaluationError::ServiceNotFound {
                             namespace: namespace.clone(),
                             name: name.clone(),
-                        })?;
+                        }
+                    })?;
                     let cluster_ip = first_of_family(&service.cluster_ips, packet.ipv6)
                         .ok_or_else(|| EvaluationError::ServiceWithoutClusterIp {
                             namespace: namespace.clone(),
@@ -486,7 +485,7 @@ impl ClusterIndex {
                     if let Some(service) = self
                         .service_by_ip
                         .get(ip)
-                        .and_then(|key| self.services.get(key))
+                        .and_then(|(namespace, name)| self.service(namespace, name))
                     {
                         (service, *ip)
                     } else {

@@ -18,7 +18,7 @@ use serde::Serialize;
 
 use crate::index::{ClusterIndex, PodRecord};
 use crate::net::IpBlockNet;
-use crate::selector::{GroupSelector, match_labels_selector};
+use crate::selector::GroupSelector;
 
 /// Reason of `GroupMembersComputed=False` for over-nested groups.
 pub const CHILD_GROUPS_NESTING_EXCEEDED: &str = "ChildGroupsNestingExceeded";
@@ -255,15 +255,8 @@ impl ClusterIndex {
         &self,
         namespace: &str,
         name: &str,
-    ) -> Option<GroupSelector> {
-        let service = self
-            .services
-            .get(&(namespace.to_string(), name.to_string()))?;
-        let selector = service.selector.as_ref()?;
-        Some(GroupSelector::namespaced(
-            namespace,
-            match_labels_selector(selector),
-        ))
+    ) -> Option<&GroupSelector> {
+        self.service(namespace, name)?.pod_selector.as_ref()
     }
 
     /// Calls `visit` on each selector a group's membership comes from (its own, or its
@@ -281,7 +274,7 @@ impl ClusterIndex {
                 GroupDefinition::Selector(selector) => visit(selector),
                 GroupDefinition::ServiceReference { namespace, name } => self
                     .service_reference_selector(namespace, name)
-                    .is_some_and(|selector| visit(&selector)),
+                    .is_some_and(&mut visit),
                 GroupDefinition::IpBlocks(_) | GroupDefinition::Children(_) => false,
             }
         };

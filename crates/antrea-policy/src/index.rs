@@ -140,7 +140,9 @@ pub(crate) struct ServicePortRecord {
 pub(crate) struct ServiceRecord {
     pub namespace: String,
     pub name: String,
-    pub selector: Option<BTreeMap<String, String>>,
+    /// Pods of the Service's Namespace matching its selector (`serviceToGroupSelector`);
+    /// `None` for a selector-less Service.
+    pub pod_selector: Option<crate::selector::GroupSelector>,
     pub cluster_ips: Vec<IpAddr>,
     pub ports: Vec<ServicePortRecord>,
 }
@@ -205,7 +207,8 @@ pub struct ClusterIndex {
     pub(crate) namespaces: HashMap<String, BTreeMap<String, String>>,
     pub(crate) nodes: BTreeMap<String, NodeRecord>,
     pub(crate) node_by_ip: HashMap<IpAddr, String>,
-    pub(crate) services: HashMap<NamespacedKey, ServiceRecord>,
+    /// Namespace → name → Service.
+    pub(crate) services: HashMap<String, HashMap<String, ServiceRecord>>,
     pub(crate) service_by_ip: HashMap<IpAddr, NamespacedKey>,
     pub(crate) endpoints: HashMap<NamespacedKey, Vec<EndpointEntry>>,
     /// (namespace, slice name) → (service name, entries).
@@ -456,6 +459,12 @@ impl ClusterIndex {
         self.applied_rules_mut().clear();
     }
 
+    pub(crate) fn service(&self, namespace: &str, name: &str) -> Option<&ServiceRecord> {
+        self.services
+            .get(namespace)
+            .and_then(|services| services.get(name))
+    }
+
     pub(crate) fn pod(&self, namespace: &str, name: &str) -> Option<&PodRecord> {
         self.pods.get(namespace).and_then(|pods| pods.get(name))
     }
@@ -587,15 +596,22 @@ impl ClusterIndex {
             self.service_by_ip.insert(*ip, key.clone());
         }
         self.invalidate_applied_rules();
-        self.services.insert(
-            key,
+        let pod_selector = spec
+            .selector
+            .as_ref()
+            .filter(|selector| !selector.is_empty())
+            .map(|selector| {
+                crate::selector::GroupSelector::namespaced(
+                    &namespace,
+                    crate::selector::match_labels_selector(selector),
+                )
+            });
+        self.services.entry(namespace.clone()).or_default().insert(
+            name.clone(),
             ServiceRecord {
                 namespace,
                 name,
-                selector: spec
-                    .selector
-                    .clone()
-                    .filter(|selector| !selector.is_empty()),
+                pod_selector,
                 cluster_ips,
                 ports,
             },
@@ -609,9 +625,15 @@ impl ClusterIndex {
     }
 
     fn remove_service(&mut self, key: &NamespacedKey) -> bool {
-        let Some(record) = self.services.remove(key) else {
+        let Some(services) = self.services.get_mut(&key.0) else {
             return false;
         };
+        let Some(record) = services.remove(&key.1) else {
+            return false;
+        };
+        if services.is_empty() {
+            self.services.remove(&key.0);
+        }
         self.invalidate_applied_rules();
         for ip in &record.cluster_ips {
             if self.service_by_ip.get(ip) == Some(key) {

@@ -1617,3 +1617,19 @@ fn cached_applied_to_selection_follows_every_change() {
         .unwrap();
     assert_eq!(verdict(&index), Verdict::Delivered);
 }
+
+#[test]
+fn the_index_can_be_shared_between_threads() {
+    fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<ClusterIndex>();
+    let index = std::sync::Arc::new(cluster());
+    let handles: Vec<_> = (0..2)
+        .map(|_| {
+            let index = std::sync::Arc::clone(&index);
+            std::thread::spawn(move || index.evaluate(&client_to_web(80)).unwrap().verdict)
+        })
+        .collect();
+    for handle in handles {
+        assert_eq!(handle.join().unwrap(), Verdict::Delivered);
+    }
+}
