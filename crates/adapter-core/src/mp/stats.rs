@@ -3,8 +3,11 @@
 //! policy, mapped back to NSX rule ids as NSX `RuleStatistics`.
 //!
 //! - Antrea rules are found by name: the CCP translator names them after the NSX rule id and
-//!   side (`r-<rule_id>-in` / `r-<rule_id>-out`, [`crate::ccp::naming::rule_name`]), so an
-//!   `IN_OUT` NSX rule has two Antrea rules, whose counters are summed.
+//!   side (`r-<rule_id>-in` / `r-<rule_id>-out`, `ccp::naming::rule_name`), so an `IN_OUT`
+//!   NSX rule has two Antrea rules, whose counters are summed. Which NSX rule a name stands
+//!   for is a parameter, `rule_id_of`: the I/O layer passes the CCP translator's own
+//!   inverse (`ccp::naming::parse_rule_name`, its side mapped to [`RuleDirection`]), so the
+//!   two cannot disagree.
 //! - `sessions` → `hit_count` and `session_count`, `packets` → `packet_count`, `bytes` →
 //!   `byte_count`. Counters Antrea does not have (popularity, maxima, L7) are 0.
 //! - `internal_rule_id` lists the Antrea rule names that were summed, comma-separated.
@@ -22,7 +25,14 @@ use std::collections::{BTreeMap, HashMap};
 use antrea_types::stats::{AntreaClusterNetworkPolicyStats, TrafficStats};
 use k8s_openapi::jiff::Timestamp;
 
-use crate::ccp::naming::{RuleSide, parse_rule_name};
+/// Which side of an NSX rule an Antrea rule carries (an `IN_OUT` NSX rule has both).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum RuleDirection {
+    /// The Antrea ingress rule (`IN`).
+    In,
+    /// The Antrea egress rule (`OUT`).
+    Out,
+}
 
 /// An NSX rule NSX wants counters for (`RuleRef` of the protocol).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -80,19 +90,14 @@ fn add(a: TrafficStats, b: TrafficStats) -> TrafficStats {
     }
 }
 
-/// The NSX rule of an Antrea rule name as the CCP translator names rules.
-pub fn nsx_rule_of(rule_name: &str) -> Option<(i64, RuleSide)> {
-    parse_rule_name(rule_name)
-}
-
 /// Maps per-rule counters (Antrea rule name → counters) to the requested NSX rules.
-/// `rule_id_of` tells which NSX rule an Antrea rule name belongs to (use [`nsx_rule_of`]).
+/// `rule_id_of` tells which NSX rule (and side) an Antrea rule name belongs to.
 pub fn rule_statistics(
     rules: &[RuleRef],
     counters: &BTreeMap<String, TrafficStats>,
-    rule_id_of: impl Fn(&str) -> Option<(i64, RuleSide)>,
+    rule_id_of: impl Fn(&str) -> Option<(i64, RuleDirection)>,
 ) -> Vec<RuleStatistics> {
-    let mut by_rule: HashMap<i64, Vec<(RuleSide, &str, TrafficStats)>> = HashMap::new();
+    let mut by_rule: HashMap<i64, Vec<(RuleDirection, &str, TrafficStats)>> = HashMap::new();
     for (name, stats) in counters {
         if let Some((rule_id, side)) = rule_id_of(name) {
             by_rule
@@ -140,7 +145,7 @@ pub fn counters_of(stats: &AntreaClusterNetworkPolicyStats) -> BTreeMap<String, 
 pub fn policy_statistics(
     stats: &AntreaClusterNetworkPolicyStats,
     rules: &[RuleRef],
-    rule_id_of: impl Fn(&str) -> Option<(i64, RuleSide)>,
+    rule_id_of: impl Fn(&str) -> Option<(i64, RuleDirection)>,
 ) -> PolicyStatistics {
     PolicyStatistics {
         internal_section_id: stats.metadata.name.clone().unwrap_or_default(),
@@ -236,7 +241,7 @@ impl StatsTracker {
         &mut self,
         stats: &AntreaClusterNetworkPolicyStats,
         rules: &[RuleRef],
-        rule_id_of: impl Fn(&str) -> Option<(i64, RuleSide)>,
+        rule_id_of: impl Fn(&str) -> Option<(i64, RuleDirection)>,
     ) -> PolicyStatistics {
         let (totals, since) = self.observe(stats);
         PolicyStatistics {

@@ -7,6 +7,18 @@ use proptest::prelude::*;
 
 use super::*;
 
+/// The CCP translator's naming, `r-<rule_id>-in|out`, as test data uses it.
+fn nsx_rule_of(name: &str) -> Option<(i64, RuleDirection)> {
+    let rest = name.strip_prefix("r-")?;
+    let (id, side) = rest.rsplit_once('-')?;
+    let side = match side {
+        "in" => RuleDirection::In,
+        "out" => RuleDirection::Out,
+        _ => return None,
+    };
+    Some((id.parse().ok()?, side))
+}
+
 fn stats(
     uid: &str,
     started: i64,
