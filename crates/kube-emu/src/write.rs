@@ -231,6 +231,21 @@ struct Write<'a> {
     warnings: Vec<String>,
 }
 
+/// A prepared update, waiting for its commit.
+enum Prepared {
+    /// Nothing changes: no write.
+    Unchanged,
+    /// A dry run: the object that would be stored.
+    DryRun(Value),
+    /// The last finalizer went away from a deleting object: remove it.
+    Remove(Value),
+    /// Store the new object.
+    Store(Value),
+}
+
+/// How often an update is rebuilt when concurrent writes keep changing the object.
+const MAX_UPDATE_ATTEMPTS: usize = 64;
+
 /// Read access for admission plugins.
 struct StateReader<'a>(&'a State);
 
@@ -391,19 +406,35 @@ impl<'a> Write<'a> {
 
     fn admission(
         &self,
-        state: &State,
+        state: Option<&State>,
         operation: Operation,
         subresource: Option<&str>,
         object: Option<&mut Value>,
         old: Option<&Value>,
         mutate: bool,
     ) -> Result<(), ApiError> {
-        let plugins = self.inner.admission.read().clone();
-        let mut object = object;
-        for plugin in plugins
+        let plugins: Vec<_> = self
+            .inner
+            .admission
+            .read()
             .iter()
             .filter(|p| p.handles(self.rt, operation, subresource))
-        {
+            .cloned()
+            .collect();
+        if plugins.is_empty() {
+            return Ok(());
+        }
+        // Writes prepared outside the store lock read the store here.
+        let guard;
+        let state = match state {
+            Some(state) => state,
+            None => {
+                guard = self.inner.state.read();
+                &*guard
+            }
+        };
+        let mut object = object;
+        for plugin in &plugins {
             let namespace = object
                 .as_deref()
                 .or(old)
@@ -554,14 +585,17 @@ impl<'a> Write<'a> {
         crate::convert::served_value(stored, self.rt)
     }
 
-    /// Creates `object` (already decoded, namespace set).
-    fn create(
-        &mut self,
-        state: &mut State,
-        mut object: Value,
-        apply_fields: bool,
-    ) -> Result<Answer, ApiError> {
-        // Name generation.
+    /// Creates `object` (already decoded, namespace set): prepared without the store
+    /// lock, committed under it.
+    fn create(&mut self, object: Value, apply_fields: bool) -> Result<Answer, ApiError> {
+        let object = self.prepare_create(object, apply_fields)?;
+        let mut state = self.inner.state.write();
+        self.commit_create(&mut state, object)
+    }
+
+    /// The part of a create that needs no lock: name generation, server-owned metadata,
+    /// defaults, admission, validation, managed fields.
+    fn prepare_create(&mut self, mut object: Value, apply_fields: bool) -> Result<Value, ApiError> {
         let name = meta_str(&object, "name").to_string();
         let generate = meta_str(&object, "generateName").to_string();
         if name.is_empty() && !generate.is_empty() {
@@ -573,9 +607,12 @@ impl<'a> Write<'a> {
                 "resourceVersion should not be set on objects to be created",
             ));
         }
-        self.check_namespace_lifecycle(state, &object)?;
-        self.check_crd_not_terminating(state)?;
-        // Server-owned metadata.
+        {
+            // Namespace admission comes before validation, as in kube-apiserver.
+            let state = self.inner.state.read();
+            self.check_namespace_lifecycle(&state, &object)?;
+            self.check_crd_not_terminating(&state)?;
+        }
         {
             let meta = meta_mut(&mut object);
             for key in [
@@ -604,24 +641,35 @@ impl<'a> Write<'a> {
         if crate::crd::is_crd(&self.gr) {
             crate::crd::prepare_create(&mut object);
         }
-        self.admission(
-            state,
-            Operation::Create,
-            None,
-            Some(&mut object),
-            None,
-            true,
-        )?;
+        self.admission(None, Operation::Create, None, Some(&mut object), None, true)?;
         check_type_meta(self.rt, &mut object)?;
         self.validate(&mut object, None)?;
         self.admission(
-            state,
+            None,
             Operation::Create,
             None,
             Some(&mut object),
             None,
             false,
         )?;
+        if !apply_fields {
+            crate::fieldmgr::record_update(
+                self.inner,
+                self.rt,
+                None,
+                &mut object,
+                &self.options.manager(),
+                None,
+            );
+        }
+        Ok(object)
+    }
+
+    /// The part of a create done under the store lock: namespace and uniqueness checks,
+    /// Service allocations, storage.
+    fn commit_create(&self, state: &mut State, mut object: Value) -> Result<Answer, ApiError> {
+        self.check_namespace_lifecycle(state, &object)?;
+        self.check_crd_not_terminating(state)?;
         let name = meta_str(&object, "name").to_string();
         let key = ObjectKey::new(meta_str(&object, "namespace"), &name);
         if state.get(&self.storage_gr, &key).is_some() {
@@ -641,16 +689,6 @@ impl<'a> Write<'a> {
                 &name,
                 &errors,
             ));
-        }
-        if !apply_fields {
-            crate::fieldmgr::record_update(
-                self.inner,
-                self.rt,
-                None,
-                &mut object,
-                &self.options.manager(),
-                None,
-            );
         }
         if self.options.dry_run {
             crate::builtin::release(&self.gr, &object, &mut state.allocations);
@@ -672,17 +710,18 @@ impl<'a> Write<'a> {
         }
     }
 
-    /// Updates `old` to `new` (decoded). `subresource` is `status` or `finalize` for
-    /// those writes; `fields_done` when managed fields were computed by apply.
-    fn update(
-        &mut self,
-        state: &mut State,
+    /// The part of an update of `old` to `new` (decoded) that needs no lock:
+    /// preconditions, server-owned fields, defaults, admission, generation, validation,
+    /// managed fields. `subresource` is `status` or `finalize` for those writes;
+    /// `fields_done` when managed fields were computed by apply.
+    fn prepare_update(
+        &self,
         old_stored: &Arc<StoredObject>,
-        old: Value,
+        old: &Value,
         mut new: Value,
         subresource: Option<&str>,
         fields_done: bool,
-    ) -> Result<(u16, Answer), ApiError> {
+    ) -> Result<Prepared, ApiError> {
         let name = old_stored.key.name.to_string();
         let old_rv = meta_str(&old, "resourceVersion").to_string();
         // Preconditions.
@@ -779,7 +818,7 @@ impl<'a> Write<'a> {
             }
         }
         crate::builtin::default_on_write(&self.gr, &mut new);
-        let carry_errors = crate::builtin::carry_over_on_update(&self.gr, &old, &mut new);
+        let carry_errors = crate::builtin::carry_over_on_update(&self.gr, old, &mut new);
         if !carry_errors.is_empty() {
             return Err(ApiError::invalid(
                 &self.rt.kind,
@@ -789,21 +828,21 @@ impl<'a> Write<'a> {
             ));
         }
         if crate::crd::is_crd(&self.gr) {
-            crate::crd::prepare_update(&old, &mut new);
+            crate::crd::prepare_update(old, &mut new);
         }
         let operation = Operation::Update;
         self.admission(
-            state,
+            None,
             operation,
             subresource,
             Some(&mut new),
-            Some(&old),
+            Some(old),
             true,
         )?;
         check_type_meta(self.rt, &mut new)?;
         if subresource.is_none() && self.tracks_generation() {
             let ignore_status = self.rt.subresources.status;
-            if crate::meta::spec_changed(&old, &new, ignore_status) {
+            if crate::meta::spec_changed(old, &new, ignore_status) {
                 let generation = old
                     .pointer("/metadata/generation")
                     .and_then(Value::as_i64)
@@ -811,20 +850,20 @@ impl<'a> Write<'a> {
                 meta_mut(&mut new).insert("generation".into(), json!(generation + 1));
             }
         }
-        self.validate(&mut new, Some(&old))?;
+        self.validate(&mut new, Some(old))?;
         self.admission(
-            state,
+            None,
             operation,
             subresource,
             Some(&mut new),
-            Some(&old),
+            Some(old),
             false,
         )?;
         if !fields_done {
             crate::fieldmgr::record_update(
                 self.inner,
                 self.rt,
-                Some(&old),
+                Some(old),
                 &mut new,
                 &self.options.manager(),
                 subresource,
@@ -835,32 +874,89 @@ impl<'a> Write<'a> {
         if deleting && finalizers(&new).is_empty() && !self.is_namespace_with_spec_finalizers(&new)
         {
             if self.options.dry_run {
-                return Ok((200, Answer::Object(new)));
+                return Ok(Prepared::DryRun(new));
             }
-            let key = old_stored.key.clone();
-            let last = self.storage_form(state, new);
-            return Ok(
+            return Ok(Prepared::Remove(new));
+        }
+        if equal_ignoring_resource_version(old, &new) {
+            return Ok(Prepared::Unchanged);
+        }
+        if self.options.dry_run {
+            return Ok(Prepared::DryRun(new));
+        }
+        Ok(Prepared::Store(new))
+    }
+
+    /// Commits a prepared update under the store lock.
+    fn commit_update(
+        &self,
+        state: &mut State,
+        old_stored: &Arc<StoredObject>,
+        prepared: Prepared,
+    ) -> (u16, Answer) {
+        match prepared {
+            Prepared::Unchanged => (200, Answer::Stored(old_stored.clone())),
+            Prepared::DryRun(new) => (200, Answer::Object(new)),
+            Prepared::Remove(new) => {
+                let key = old_stored.key.clone();
+                let last = self.storage_form(state, new);
                 match remove_object(self.inner, state, &self.storage_gr, &key, last) {
                     Some(removed) => (200, Answer::Stored(removed)),
                     None => (200, Answer::Stored(old_stored.clone())),
-                },
-            );
+                }
+            }
+            Prepared::Store(new) => {
+                let terminating_namespace =
+                    self.gr == namespaces() && crate::meta::has_meta(&new, "deletionTimestamp");
+                let stored = state.put(&self.storage_gr, self.storage_form(state, new));
+                self.after_commit(state, &stored);
+                if terminating_namespace {
+                    try_finalize_namespace(self.inner, state, &stored.key.name);
+                }
+                let current = state.get(&self.storage_gr, &stored.key).unwrap_or(stored);
+                (200, Answer::Stored(current))
+            }
         }
-        if equal_ignoring_resource_version(&old, &new) {
-            return Ok((200, Answer::Stored(old_stored.clone())));
+    }
+
+    /// Updates the object at `key` with optimistic concurrency: `build` turns the
+    /// current object (served form) into the new one without the store lock; the result
+    /// is committed only if nobody wrote the object meanwhile (else `build` runs again on
+    /// the newer object, as kube-apiserver's `GuaranteedUpdate` does). `None` when the
+    /// object does not exist.
+    fn update_with<F>(
+        &mut self,
+        key: &ObjectKey,
+        subresource: Option<&str>,
+        fields_done: bool,
+        mut build: F,
+    ) -> Result<Option<(u16, Answer)>, ApiError>
+    where
+        F: FnMut(&mut Self, &Value) -> Result<Value, ApiError>,
+    {
+        let warnings = self.warnings.len();
+        for _ in 0..MAX_UPDATE_ATTEMPTS {
+            let Some(old_stored) = self.inner.state.read().get(&self.storage_gr, key) else {
+                return Ok(None);
+            };
+            let old = self.served_form(&old_stored);
+            self.warnings.truncate(warnings);
+            let new = build(self, &old)?;
+            let prepared = self.prepare_update(&old_stored, &old, new, subresource, fields_done)?;
+            let mut state = self.inner.state.write();
+            match state.get(&self.storage_gr, key) {
+                Some(current) if Arc::ptr_eq(&current, &old_stored) => {
+                    return Ok(Some(self.commit_update(&mut state, &old_stored, prepared)));
+                }
+                _ => continue,
+            }
         }
-        if self.options.dry_run {
-            return Ok((200, Answer::Object(new)));
-        }
-        let terminating_namespace =
-            self.gr == namespaces() && crate::meta::has_meta(&new, "deletionTimestamp");
-        let stored = state.put(&self.storage_gr, self.storage_form(state, new));
-        self.after_commit(state, &stored);
-        if terminating_namespace {
-            try_finalize_namespace(self.inner, state, &stored.key.name);
-        }
-        let current = state.get(&self.storage_gr, &stored.key).unwrap_or(stored);
-        Ok((200, Answer::Stored(current)))
+        Err(ApiError::conflict(
+            &self.rt.group,
+            &self.rt.plural,
+            &key.name,
+            "the object is being modified too often; please try again",
+        ))
     }
 
     fn is_namespace_with_spec_finalizers(&self, object: &Value) -> bool {
@@ -943,8 +1039,7 @@ pub(crate) fn create(
     check_namespace(target, &mut object)?;
     let mut write = Write::new(inner, &target.rt, options);
     let object = write.decode(object)?;
-    let mut state = inner.state.write();
-    let created = write.create(&mut state, object, false)?;
+    let created = write.create(object, false)?;
     Ok(WriteOutcome {
         code: 201,
         body: created,
@@ -966,13 +1061,14 @@ pub(crate) fn update(
     meta_mut(&mut object).insert("name".into(), json!(name));
     let mut write = Write::new(inner, &target.rt, options);
     let object = write.decode(object)?;
-    let mut state = inner.state.write();
     let key = ObjectKey::new(target.namespace.as_deref().unwrap_or(""), &name);
-    let Some(old) = state.get(&write.storage_gr, &key) else {
-        if target.subresource.is_none() && crate::builtin::allows_create_on_update(&write.gr) {
+    let subresource = target.subresource.as_deref();
+    let updated = write.update_with(&key, subresource, false, |_, _| Ok(object.clone()))?;
+    let Some((code, body)) = updated else {
+        if subresource.is_none() && crate::builtin::allows_create_on_update(&write.gr) {
             let mut object = object;
             meta_mut(&mut object).remove("resourceVersion");
-            let created = write.create(&mut state, object, false)?;
+            let created = write.create(object, false)?;
             return Ok(WriteOutcome {
                 code: 201,
                 body: created,
@@ -985,15 +1081,6 @@ pub(crate) fn update(
             &name,
         ));
     };
-    let old_value = crate::convert::served_value(&old, &target.rt);
-    let (code, body) = write.update(
-        &mut state,
-        &old,
-        old_value,
-        object,
-        target.subresource.as_deref(),
-        false,
-    )?;
     Ok(WriteOutcome {
         code,
         body,
@@ -1041,34 +1128,23 @@ pub(crate) fn patch(
     let mut write = Write::new(inner, rt, options);
     let patch_body: Value = serde_json::from_slice(body)
         .map_err(|e| ApiError::bad_request(format!("error decoding patch: {e}")))?;
-    let mut state = inner.state.write();
     let key = ObjectKey::new(&namespace, &name);
-    let old = state
-        .get(&write.storage_gr, &key)
-        .ok_or_else(|| ApiError::not_found(&rt.group, &rt.plural, &name))?;
-    let current = crate::convert::served_value(&old, rt);
-    let patched = match patch_type {
-        PatchKind::Merge => crate::patching::merge(&current, &patch_body)?,
-        PatchKind::Json => crate::patching::json_patch(&current, &patch_body)?,
-        PatchKind::Strategic => crate::patching::strategic(rt, &current, &patch_body)?,
-    };
-    let mut patched = patched;
-    check_type_meta(rt, &mut patched)?;
-    check_name(target, &patched)?;
-    if meta_str(&patched, "namespace") != namespace && rt.namespaced {
-        return Err(ApiError::bad_request(
-            "the namespace of the provided object does not match the namespace sent on the request",
-        ));
-    }
-    let patched = write.decode(patched)?;
-    let (code, body) = write.update(
-        &mut state,
-        &old,
-        current,
-        patched,
-        target.subresource.as_deref(),
-        false,
-    )?;
+    let updated = write.update_with(&key, target.subresource.as_deref(), false, |write, current| {
+        let mut patched = match patch_type {
+            PatchKind::Merge => crate::patching::merge(current, &patch_body)?,
+            PatchKind::Json => crate::patching::json_patch(current, &patch_body)?,
+            PatchKind::Strategic => crate::patching::strategic(rt, current, &patch_body)?,
+        };
+        check_type_meta(rt, &mut patched)?;
+        check_name(target, &patched)?;
+        if meta_str(&patched, "namespace") != namespace && rt.namespaced {
+            return Err(ApiError::bad_request(
+                "the namespace of the provided object does not match the namespace sent on the request",
+            ));
+        }
+        write.decode(patched)
+    })?;
+    let (code, body) = updated.ok_or_else(|| ApiError::not_found(&rt.group, &rt.plural, &name))?;
     Ok(WriteOutcome {
         code,
         body,
@@ -1128,51 +1204,40 @@ pub(crate) fn apply(
     let mut write = Write::new(inner, rt, options);
     let applied = write.decode(applied)?;
     let force = options.force.unwrap_or(false);
-    let mut state = inner.state.write();
     let key = ObjectKey::new(target.namespace.as_deref().unwrap_or(""), &name);
-    match state.get(&write.storage_gr, &key) {
-        None => {
-            if target.subresource.is_some() {
-                return Err(ApiError::not_found(&rt.group, &rt.plural, &name));
-            }
-            let object = crate::fieldmgr::apply(inner, rt, None, &applied, &manager, force, None)?;
-            let created = write.create(&mut state, object, true)?;
-            Ok(WriteOutcome {
-                code: 201,
-                body: created,
-                warnings: write.warnings,
-            })
+    let subresource = target.subresource.as_deref();
+    let updated = write.update_with(&key, subresource, true, |_, live| {
+        let given_rv = meta_str(&applied, "resourceVersion");
+        if !given_rv.is_empty() && given_rv != meta_str(live, "resourceVersion") {
+            return Err(ApiError::stale(&rt.group, &rt.plural, &name));
         }
-        Some(old) => {
-            let live = crate::convert::served_value(&old, rt);
-            let given_rv = meta_str(&applied, "resourceVersion");
-            if !given_rv.is_empty() && given_rv != meta_str(&live, "resourceVersion") {
-                return Err(ApiError::stale(&rt.group, &rt.plural, &name));
-            }
-            let object = crate::fieldmgr::apply(
-                inner,
-                rt,
-                Some(&live),
-                &applied,
-                &manager,
-                force,
-                target.subresource.as_deref(),
-            )?;
-            let (code, body) = write.update(
-                &mut state,
-                &old,
-                live,
-                object,
-                target.subresource.as_deref(),
-                true,
-            )?;
-            Ok(WriteOutcome {
-                code,
-                body,
-                warnings: write.warnings,
-            })
-        }
+        crate::fieldmgr::apply(
+            inner,
+            rt,
+            Some(live),
+            &applied,
+            &manager,
+            force,
+            subresource,
+        )
+    })?;
+    if let Some((code, body)) = updated {
+        return Ok(WriteOutcome {
+            code,
+            body,
+            warnings: write.warnings,
+        });
     }
+    if subresource.is_some() {
+        return Err(ApiError::not_found(&rt.group, &rt.plural, &name));
+    }
+    let object = crate::fieldmgr::apply(inner, rt, None, &applied, &manager, force, None)?;
+    let created = write.create(object, true)?;
+    Ok(WriteOutcome {
+        code: 201,
+        body: created,
+        warnings: write.warnings,
+    })
 }
 
 /// What deleting one object did.
@@ -1422,7 +1487,14 @@ pub(crate) fn delete(
             ));
         }
     }
-    write.admission(&state, Operation::Delete, None, None, Some(&current), false)?;
+    write.admission(
+        Some(&state),
+        Operation::Delete,
+        None,
+        None,
+        Some(&current),
+        false,
+    )?;
     let custom = write.is_custom();
     if options.dry_run {
         let mut answer = write.served_form(&stored);
@@ -1512,7 +1584,14 @@ pub(crate) fn delete_collection(
         if gr == namespaces() && IMMORTAL_NAMESPACES.contains(&&*victim.key.name) {
             continue;
         }
-        write.admission(&state, Operation::Delete, None, None, Some(&current), false)?;
+        write.admission(
+            Some(&state),
+            Operation::Delete,
+            None,
+            None,
+            Some(&current),
+            false,
+        )?;
         if options.dry_run {
             items.push(write.served_form(&victim));
             continue;
