@@ -139,3 +139,87 @@ pub fn summary(status: &NetworkPolicyStatus) -> (String, i32, i32, i64) {
         status.observed_generation.unwrap_or(-1),
     )
 }
+
+/// Records every distinct status a ClusterNetworkPolicy goes through, from a watch started
+/// before the policy is created.
+pub struct Transitions {
+    seen: std::sync::Arc<parking_lot::Mutex<Vec<(String, i32, i32, i64)>>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Transitions {
+    pub fn watch_acnp(client: &Client, name: &str) -> Self {
+        use futures::StreamExt as _;
+        let api: Api<ClusterNetworkPolicy> = Api::all(client.clone());
+        let config =
+            kube::runtime::watcher::Config::default().fields(&format!("metadata.name={name}"));
+        let seen = std::sync::Arc::new(parking_lot::Mutex::new(Vec::new()));
+        let record = seen.clone();
+        let task = tokio::spawn(async move {
+            use kube::runtime::WatchStreamExt as _;
+            let events = kube::runtime::watcher(api, config).default_backoff();
+            futures::pin_mut!(events);
+            while let Some(event) = events.next().await {
+                let policy = match event {
+                    Ok(
+                        kube::runtime::watcher::Event::Apply(policy)
+                        | kube::runtime::watcher::Event::InitApply(policy),
+                    ) => policy,
+                    Ok(_) => continue,
+                    Err(error) => {
+                        eprintln!("watch error: {error}");
+                        continue;
+                    }
+                };
+                if let Some(status) = policy.status.as_ref() {
+                    let entry = summary(status);
+                    let mut seen = record.lock();
+                    if seen.last() != Some(&entry) {
+                        seen.push(entry);
+                    }
+                }
+            }
+        });
+        Transitions { seen, task }
+    }
+
+    /// The statuses seen once the last one is `last`.
+    pub async fn until(&self, last: (&str, i32, i32, i64)) -> Vec<(String, i32, i32, i64)> {
+        let last = (last.0.to_string(), last.1, last.2, last.3);
+        eventually(|| async {
+            let seen = self.seen.lock().clone();
+            (seen.last() == Some(&last)).then_some(seen)
+        })
+        .await
+    }
+}
+
+impl Drop for Transitions {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// Pins a Pod to a Node and waits until it runs.
+pub async fn pinned_pod(
+    client: &Client,
+    namespace: &str,
+    name: &str,
+    node: &str,
+    labels: Value,
+) -> Pod {
+    let api: Api<Pod> = Api::namespaced(client.clone(), namespace);
+    let mut pod = pod(name, labels);
+    pod.spec.as_mut().unwrap().node_name = Some(node.to_string());
+    api.create(&PostParams::default(), &pod)
+        .await
+        .expect("pod created");
+    eventually(|| {
+        let api = api.clone();
+        async move {
+            let pod = api.get(name).await.ok()?;
+            pod.status.as_ref()?.pod_ip.is_some().then_some(pod)
+        }
+    })
+    .await
+}
