@@ -723,7 +723,7 @@ impl<'a> Write<'a> {
         fields_done: bool,
     ) -> Result<Prepared, ApiError> {
         let name = old_stored.key.name.to_string();
-        let old_rv = meta_str(&old, "resourceVersion").to_string();
+        let old_rv = meta_str(old, "resourceVersion").to_string();
         // Preconditions.
         let given_rv = meta_str(&new, "resourceVersion").to_string();
         if given_rv.is_empty() {
@@ -743,7 +743,7 @@ impl<'a> Write<'a> {
             return Err(ApiError::stale(&self.rt.group, &self.rt.plural, &name));
         }
         let given_uid = meta_str(&new, "uid").to_string();
-        let old_uid = meta_str(&old, "uid").to_string();
+        let old_uid = meta_str(old, "uid").to_string();
         if !given_uid.is_empty() && given_uid != old_uid {
             return Err(ApiError::conflict(
                 &self.rt.group,
