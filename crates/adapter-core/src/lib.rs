@@ -2,3 +2,4 @@
 //! plain functions over plain data, so that most of the product is tested without a
 //! cluster, an NSX Manager or a clock.
 pub mod mp;
+pub mod ccp;
