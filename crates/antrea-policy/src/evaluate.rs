@@ -27,6 +27,7 @@ use crate::compile::{
     Peers, PortMatch, ServiceMatch,
 };
 use crate::error::EvaluationError;
+use crate::groups::LabelSet;
 use crate::index::{
     ClusterIndex, L4Protocol, OrderedPriority, PodRecord, ServicePortRecord, ServiceRecord,
 };
@@ -548,19 +549,14 @@ impl ClusterIndex {
     }
 
     /// Whether an appliedTo entry selects Pods with this Namespace and labels.
-    fn applied_to_selects(
-        &self,
-        entry: &AppliedToEntry,
-        namespace: &str,
-        labels: &BTreeMap<String, String>,
-    ) -> bool {
+    fn applied_to_selects(&self, entry: &AppliedToEntry, pods: &LabelSet<'_>) -> bool {
         match entry {
             AppliedToEntry::Selector(selector) => {
                 !selector.is_node_selector()
-                    && selector.matches_pod(namespace, labels, self.namespaces.get(namespace))
+                    && selector.matches_pod(pods.namespace, pods.labels, pods.namespace_labels)
             }
             AppliedToEntry::Group(key) => self.group(key).is_some_and(|group| {
-                !group.is_ip_blocks_only() && self.group_selects_labels(group, namespace, labels)
+                !group.is_ip_blocks_only() && self.group_selects_labels(group, pods)
             }),
             AppliedToEntry::Service => false,
         }
@@ -573,6 +569,11 @@ impl ClusterIndex {
         namespace: &str,
         labels: &BTreeMap<String, String>,
     ) -> AppliedRules {
+        let pods = LabelSet {
+            namespace,
+            labels,
+            namespace_labels: self.namespaces.get(namespace),
+        };
         let mut applied = AppliedRules::default();
         for (key, policy) in &self.policies {
             let check_sync = policy.id.kind == PolicyKind::AntreaNetworkPolicy
@@ -588,12 +589,12 @@ impl ClusterIndex {
                             policy
                                 .applied_to
                                 .iter()
-                                .any(|entry| self.applied_to_selects(entry, namespace, labels))
+                                .any(|entry| self.applied_to_selects(entry, &pods))
                         })
                     } else {
                         rule.applied_to
                             .iter()
-                            .any(|entry| self.applied_to_selects(entry, namespace, labels))
+                            .any(|entry| self.applied_to_selects(entry, &pods))
                     };
                     if selects {
                         rules.push(rule.index);

@@ -20,6 +20,15 @@ use crate::index::{ClusterIndex, PodRecord};
 use crate::net::IpBlockNet;
 use crate::selector::GroupSelector;
 
+/// Pods of one Namespace and label set, with the Namespace's labels looked up once.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct LabelSet<'a> {
+    pub namespace: &'a str,
+    pub labels: &'a BTreeMap<String, String>,
+    /// `None` when the Namespace is unknown.
+    pub namespace_labels: Option<&'a BTreeMap<String, String>>,
+}
+
 /// Reason of `GroupMembersComputed=False` for over-nested groups.
 pub const CHILD_GROUPS_NESTING_EXCEEDED: &str = "ChildGroupsNestingExceeded";
 
@@ -317,16 +326,10 @@ impl ClusterIndex {
 
     /// Whether a group's selectors (own or children's) select Pods with this Namespace and
     /// labels, whatever their state.
-    pub(crate) fn group_selects_labels(
-        &self,
-        group: &CompiledGroup,
-        namespace: &str,
-        labels: &BTreeMap<String, String>,
-    ) -> bool {
-        let namespace_labels = self.namespaces.get(namespace);
+    pub(crate) fn group_selects_labels(&self, group: &CompiledGroup, pods: &LabelSet<'_>) -> bool {
         self.any_group_selector(group, |selector| {
             !selector.is_node_selector()
-                && selector.matches_pod(namespace, labels, namespace_labels)
+                && selector.matches_pod(pods.namespace, pods.labels, pods.namespace_labels)
         })
     }
 
