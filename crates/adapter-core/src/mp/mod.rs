@@ -6,3 +6,4 @@
 pub mod health;
 pub mod inventory;
 pub mod stats;
+pub mod traceflow;
