@@ -91,7 +91,7 @@ async fn feed_settles(sim: &RunningSim, done: impl Fn(&RunningSim) -> bool) {
 /// Polls `GET url` until `accept` holds for the body (bounded); returns the body.
 async fn eventually(admin: &Client, url: &str, accept: impl Fn(&Value) -> bool) -> Value {
     let mut last = Value::Null;
-    for _ in 0..400 {
+    for _ in 0..1500 {
         last = admin.get(url).await.expect(200).body;
         if accept(&last) {
             return last;

@@ -115,8 +115,8 @@ fn ccp_condition<'a>(info: &'a Value, kind: &str) -> &'a Value {
 #[tokio::test]
 async fn heartbeats_make_the_cluster_status() {
     let mut options = adapter::test_options();
-    // One "second" of report_interval lasts 10 ms: UNKNOWN after 3 × 60 × 10 ms.
-    options.heartbeat_second = Duration::from_millis(10);
+    // One "second" of report_interval lasts 20 ms: UNKNOWN after 3 × 60 × 20 ms = 3.6 s.
+    options.heartbeat_second = Duration::from_millis(20);
     let sim = adapter::start_with(options, None).await;
     let admin = Client::admin(&sim);
     let c1 = register(&sim, "c1").await;
@@ -176,7 +176,7 @@ async fn heartbeats_make_the_cluster_status() {
 
     // No heartbeat for three intervals: everything UNKNOWN.
     let mut info = Value::Null;
-    for _ in 0..500 {
+    for _ in 0..1500 {
         info = admin.get(&status_url("c1")).await.expect(200).body;
         if info["status"] == "UNKNOWN" {
             break;
@@ -966,4 +966,54 @@ async fn support_bundles_are_collected_and_downloaded() {
         result["request_properties"]["container_nodes"][0]["clusters"][0]["cluster_id"],
         json!(c1.node_id)
     );
+}
+
+#[tokio::test]
+async fn idle_traceflows_are_cleaned_up() {
+    let mut options = adapter::test_options();
+    options.traceflow_idle_timeout = Duration::from_millis(300);
+    let sim = adapter::start_with(options, None).await;
+    let admin = Client::admin(&sim);
+    let c1 = register(&sim, "c1").await;
+    let (mut session, _) = MpSession::welcome(&sim, &c1, mp_hello("c1", ALL_CAPABILITIES)).await;
+    let url = "/policy/api/v1/infra/antrea/traceflows/idle";
+    let rest = admin.put(url, traceflow_body(&c1));
+    let answer = async {
+        let request = session.request().await;
+        session
+            .respond(
+                &request.request_id,
+                0,
+                true,
+                mp_response::Body::Traceflow(traceflow_result("idle", 1, true)),
+            )
+            .await;
+    };
+    let (reply, ()) = tokio::join!(rest, answer);
+    reply.expect(200);
+    // After the idle time NSX asks the adapter to delete the Antrea Traceflows, then forgets
+    // the configuration.
+    let request = session.request().await;
+    let Some(mp_request::Body::TraceflowDelete(delete)) = request.body else {
+        panic!("expected a traceflow delete");
+    };
+    assert_eq!(delete.traceflow_id, "idle");
+    session
+        .respond(
+            &request.request_id,
+            0,
+            true,
+            mp_response::Body::TraceflowDeleted(TraceflowDeleted {
+                traceflow_id: "idle".into(),
+                removed: 1,
+            }),
+        )
+        .await;
+    for _ in 0..1000 {
+        if admin.get(url).await.status == 404 {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("the idle traceflow was not deleted");
 }

@@ -11,6 +11,7 @@
 //! the adapter (`TraceflowGetRequest`) when NSX has none (after a restart).
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::Extension;
 use axum::extract::State;
@@ -42,6 +43,8 @@ pub const TABLE: &str = "antrea_traceflows";
 const PARENT: &str = "/infra/antrea";
 const RUN: &str = "_sim_run";
 const CLUSTER: &str = "_sim_cluster_id";
+/// When the configuration was last written or retraced (ms).
+const LAST_ACTIVITY: &str = "_sim_last_activity";
 
 fn traceflow_path(id: &str) -> String {
     format!("{PARENT}/traceflows/{id}")
@@ -403,6 +406,7 @@ async fn write(
         .map_or(1, |r| r as u32 + 1);
     doc[RUN] = json!(run);
     doc[CLUSTER] = json!(cluster_id);
+    doc[LAST_ACTIVITY] = json!(now);
     let (handle, first, last) = start_run(channel, &cluster_id, &id, run, &doc).await?;
     let stored = doc.clone();
     let key = id.clone();
@@ -492,6 +496,7 @@ pub async fn post(
             let (handle, first, last) = start_run(&channel, &cluster_id, &id, run, &doc).await?;
             doc[RUN] = json!(run);
             doc[CLUSTER] = json!(cluster_id);
+            doc[LAST_ACTIVITY] = json!(now_ms());
             let stored = doc.clone();
             let key = id.clone();
             app.store
@@ -610,4 +615,71 @@ pub async fn status(
         }
         .await,
     )
+}
+
+/// Deletes the Traceflow configurations idle for longer than
+/// [`crate::channel::ChannelOptions::traceflow_idle_timeout`] ("cleaned up by the system after
+/// two hours of inactivity"), asking the adapter to remove their Antrea Traceflows when the
+/// cluster is connected. Runs until the channel shuts down.
+pub(crate) async fn clean_up_idle(channel: AdapterChannel) {
+    let idle = channel.options().traceflow_idle_timeout;
+    let period = (idle / 4).clamp(Duration::from_millis(10), Duration::from_secs(60));
+    let idle_ms = i64::try_from(idle.as_millis()).unwrap_or(i64::MAX);
+    loop {
+        tokio::select! {
+            () = channel.shutdown_token().cancelled() => return,
+            () = tokio::time::sleep(period) => {}
+        }
+        let cutoff = now_ms().saturating_sub(idle_ms);
+        let idle_since = |doc: &Value| {
+            doc[LAST_ACTIVITY]
+                .as_i64()
+                .unwrap_or(0)
+                .max(doc["_last_modified_time"].as_i64().unwrap_or(0))
+        };
+        let stale: Vec<(String, String)> = channel.store().read(|t| {
+            t.iter(TABLE)
+                .filter(|(_, doc)| idle_since(doc) < cutoff)
+                .map(|(id, doc)| {
+                    (
+                        id.clone(),
+                        doc[CLUSTER].as_str().unwrap_or_default().to_owned(),
+                    )
+                })
+                .collect()
+        });
+        for (id, cluster_id) in stale {
+            if channel.management_connected(&cluster_id)
+                && let Ok(mut handle) = channel.request(
+                    &cluster_id,
+                    MP_TRACEFLOW,
+                    mp_request::Body::TraceflowDelete(TraceflowDeleteRequest {
+                        traceflow_id: id.clone(),
+                    }),
+                    channel.options().request_timeout,
+                )
+                && let Err(error) = handle.next_part().await
+            {
+                tracing::warn!(traceflow = %id, %error, "the adapter did not delete an idle Traceflow");
+            }
+            let key = id.clone();
+            let deleted = channel
+                .store()
+                .write(move |tx| {
+                    // Still idle? (It may have been written meanwhile.)
+                    let still = tx
+                        .get(TABLE, &key)
+                        .is_some_and(|doc| idle_since(doc) < cutoff);
+                    if still {
+                        tx.delete(TABLE, &key);
+                    }
+                    Ok::<_, ApiError>(still)
+                })
+                .await;
+            if matches!(deleted, Ok(true)) {
+                channel.traceflows().lock().remove(&id);
+                tracing::info!(traceflow = %id, "idle Traceflow cleaned up");
+            }
+        }
+    }
 }

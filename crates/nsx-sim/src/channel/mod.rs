@@ -76,6 +76,9 @@ pub struct ChannelOptions {
     pub hello_timeout: Duration,
     /// Application keepalive interval announced in welcomes (default 30 s).
     pub keepalive_interval: Duration,
+    /// A Traceflow configuration not written or retraced for this long is deleted, with its
+    /// Antrea Traceflows (default 2 h, as NSX documents).
+    pub traceflow_idle_timeout: Duration,
 }
 
 impl Default for ChannelOptions {
@@ -87,6 +90,7 @@ impl Default for ChannelOptions {
             late_response_grace: nsx_proto::limits::LATE_RESPONSE_GRACE,
             hello_timeout: nsx_proto::limits::HELLO_TIMEOUT,
             keepalive_interval: nsx_proto::limits::DEFAULT_KEEPALIVE_INTERVAL,
+            traceflow_idle_timeout: Duration::from_secs(2 * 60 * 60),
         }
     }
 }
@@ -192,6 +196,7 @@ impl AdapterChannel {
             }),
         };
         tokio::spawn(watch_registrations(channel.clone()));
+        tokio::spawn(crate::antrea::traceflow::clean_up_idle(channel.clone()));
         channel
     }
 
