@@ -39,6 +39,24 @@ fn pod(name: &str, index: usize) -> Pod {
     .expect("valid pod")
 }
 
+/// CPU seconds (user + system) used by this process so far.
+fn cpu_seconds() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // Fields after the command name (which is in parentheses and may contain spaces).
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .map(|(_, rest)| rest.split_whitespace().collect())
+        .unwrap_or_default();
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    // utime and stime are fields 14 and 15 of /proc/self/stat (11 and 12 after the name).
+    (ticks(11) + ticks(12)) / 100.0
+}
+
 fn rss_kib() -> u64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
@@ -98,14 +116,20 @@ async fn writes_per_second() {
     let emu = KubeEmu::new();
     let client = Client::new(emu.router(), "default");
     let count = 20_000;
-    let start = Instant::now();
+    let (start, cpu) = (Instant::now(), cpu_seconds());
     create_pods(&client, "w", count).await;
     let creates = count as f64 / start.elapsed().as_secs_f64();
-    let start = Instant::now();
+    let creates_per_cpu = count as f64 / (cpu_seconds() - cpu).max(0.01);
+    let (start, cpu) = (Instant::now(), cpu_seconds());
     patch_pods(&client, "w", count).await;
     let patches = count as f64 / start.elapsed().as_secs_f64();
+    let patches_per_cpu = count as f64 / (cpu_seconds() - cpu).max(0.01);
+    let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
     println!(
-        "writes/s: creates {creates:.0}, merge patches {patches:.0} ({count} each, {WRITERS} writers)"
+        "writes/s: creates {creates:.0}, merge patches {patches:.0} ({count} each, {WRITERS} writers); \
+         per CPU-second (kube client included): creates {creates_per_cpu:.0}, patches {patches_per_cpu:.0}; \
+         load average {}",
+        load.split_whitespace().next().unwrap_or("?")
     );
 }
 
