@@ -30,11 +30,7 @@ impl ApiRequest {
             .skip(3)
             .map(percent_decode)
             .collect();
-        let query = request
-            .uri()
-            .query()
-            .map(parse_query)
-            .unwrap_or_default();
+        let query = request.uri().query().map(parse_query).unwrap_or_default();
         let accept = request
             .headers()
             .get(header::ACCEPT)
@@ -188,23 +184,23 @@ pub(crate) fn service_unavailable() -> Response {
 }
 
 /// A column of a server-side Table.
-pub(crate) struct Column {
-    pub name: &'static str,
-    pub type_: &'static str,
-    pub format: &'static str,
-    pub description: &'static str,
+pub(crate) struct Column<'a> {
+    pub name: &'a str,
+    pub type_: &'a str,
+    pub format: &'a str,
+    pub description: &'a str,
 }
 
 /// Whether a `GET` asks for a Table, and with which options; `Err` is the response to send
 /// (an unknown `includeObject`, or nothing acceptable).
-pub(crate) fn table_request(request: &ApiRequest) -> Result<Option<TableRequest>, Response> {
+pub(crate) fn table_request(request: &ApiRequest) -> Result<Option<TableRequest>, Box<Response>> {
     match requested_representation(&request.accept) {
         Representation::Table { version } => {
             let include = IncludeObject::from_query(request.param("includeObject"))
-                .map_err(|message| bad_request(&message))?;
+                .map_err(|message| Box::new(bad_request(&message)))?;
             Ok(Some(TableRequest { version, include }))
         }
-        Representation::NotAcceptable => Err(status_response(
+        Representation::NotAcceptable => Err(Box::new(status_response(
             StatusCode::NOT_ACCEPTABLE,
             "NotAcceptable",
             &format!(
@@ -212,7 +208,7 @@ pub(crate) fn table_request(request: &ApiRequest) -> Result<Option<TableRequest>
                 request.accept
             ),
             None,
-        )),
+        ))),
         _ => Ok(None),
     }
 }
@@ -225,7 +221,11 @@ pub(crate) struct TableRequest {
 }
 
 /// `metav1.Table` of rows (`cells`, object) with `columns`.
-pub(crate) fn table(request: TableRequest, columns: &[Column], rows: Vec<(Vec<Value>, &Value)>) -> Value {
+pub(crate) fn table(
+    request: TableRequest,
+    columns: &[Column<'_>],
+    rows: Vec<(Vec<Value>, &Value)>,
+) -> Value {
     let columns: Vec<Value> = columns
         .iter()
         .map(|column| {

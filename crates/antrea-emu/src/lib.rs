@@ -28,6 +28,7 @@
 //! ```
 
 pub mod admission;
+mod aggregated;
 pub mod agents;
 pub mod crds;
 pub mod endpoints;
@@ -35,8 +36,12 @@ pub mod hooks;
 mod informers;
 pub mod monitoring;
 pub mod realization;
+pub mod stats;
 mod status;
+pub mod support_bundle;
 pub mod tiers;
+pub mod traceflow;
+pub mod traffic;
 pub mod workload;
 
 use std::path::PathBuf;
@@ -78,6 +83,12 @@ pub struct AntreaOptions {
     /// Load the CRD manifests (`*.yaml`) of this folder instead of the CRDs generated from
     /// `antrea-types` (for example Antrea's real v2.7.0 manifests).
     pub use_crd_manifests: Option<PathBuf>,
+    /// Policy statistics (`stats.antrea.io`) and their traffic model.
+    pub stats: stats::StatsOptions,
+    /// Traceflow processing.
+    pub traceflow: traceflow::TraceflowOptions,
+    /// On-demand support bundles (`system.antrea.io`).
+    pub support_bundles: support_bundle::SupportBundleOptions,
 }
 
 impl Default for AntreaOptions {
@@ -87,6 +98,9 @@ impl Default for AntreaOptions {
             realize_delay: Duration::from_millis(100),
             heartbeat_interval: Duration::from_secs(60),
             use_crd_manifests: None,
+            stats: stats::StatsOptions::default(),
+            traceflow: traceflow::TraceflowOptions::default(),
+            support_bundles: support_bundle::SupportBundleOptions::default(),
         }
     }
 }
@@ -166,6 +180,8 @@ pub(crate) struct Shared {
     pub clock: Clock,
     pub hooks: hooks::HookState,
     pub index: Arc<RwLock<ClusterIndex>>,
+    pub stats: stats::StatsState,
+    pub bundles: support_bundle::BundleState,
     pub summary: realization::Summary,
     pub controller_writes: Arc<admission::ControllerWrites>,
     pub cancel: CancellationToken,
@@ -219,10 +235,12 @@ impl AntreaEmu {
             emu: emu.clone(),
             client,
             hooks: hooks::HookState::new(&topology),
+            bundles: support_bundle::BundleState::new(&topology),
             topology,
             options,
             clock: Clock::new(),
             index: Arc::new(RwLock::new(ClusterIndex::new())),
+            stats: stats::StatsState::new(),
             summary: realization::Summary::default(),
             controller_writes: Arc::new(admission::ControllerWrites::default()),
             cancel: cancel.clone(),
@@ -239,6 +257,9 @@ impl AntreaEmu {
         let fleet = agents::spawn(&shared);
         ready.push(realization::spawn(&shared, changes_rx, fleet));
         ready.push(monitoring::spawn(&shared));
+        support_bundle::install(&shared)?;
+        ready.extend(stats::install(&shared)?);
+        ready.push(traceflow::install(&shared));
         for signal in ready {
             signal.await.map_err(|_| AntreaEmuError::Stopped)?;
         }
