@@ -314,11 +314,52 @@ pub(crate) fn default_on_create(
             .or_insert_with(|| json!(["kubernetes"]));
         object["status"] = json!({ "phase": "Active" });
     } else if is(gr, "", "pods") {
-        object["status"] = json!({ "phase": "Pending", "qosClass": "BestEffort" });
+        let qos = qos_class(object);
+        object["status"] = json!({ "phase": "Pending", "qosClass": qos });
     } else if is(gr, "", "services") {
         return allocate_service(object, allocations);
     }
     Vec::new()
+}
+
+/// The pod's QoS class (`GetPodQOS`): BestEffort without any request or limit,
+/// Guaranteed when every container limits cpu and memory with requests equal to the
+/// limits, Burstable otherwise.
+fn qos_class(pod: &Value) -> &'static str {
+    let containers: Vec<&Value> = ["initContainers", "containers"]
+        .iter()
+        .filter_map(|list| {
+            pod.pointer(&format!("/spec/{list}"))
+                .and_then(Value::as_array)
+        })
+        .flatten()
+        .collect();
+    let resources = |c: &Value, kind: &str| {
+        c.pointer(&format!("/resources/{kind}"))
+            .and_then(Value::as_object)
+            .cloned()
+            .unwrap_or_default()
+    };
+    let any = containers
+        .iter()
+        .any(|c| !resources(c, "requests").is_empty() || !resources(c, "limits").is_empty());
+    if !any {
+        return "BestEffort";
+    }
+    let guaranteed = containers.iter().all(|c| {
+        let limits = resources(c, "limits");
+        let requests = resources(c, "requests");
+        ["cpu", "memory"].iter().all(|r| {
+            limits
+                .get(*r)
+                .is_some_and(|limit| requests.get(*r).is_none_or(|req| req == limit))
+        })
+    });
+    if guaranteed {
+        "Guaranteed"
+    } else {
+        "Burstable"
+    }
 }
 
 /// Carries values the server owns over from the stored object into an update that
@@ -680,6 +721,18 @@ mod tests {
         assert_eq!(secret["data"]["k"], "dg==");
         assert_eq!(secret["type"], "Opaque");
         assert!(secret.get("stringData").is_none());
+    }
+
+    #[test]
+    fn pods_get_their_qos_class() {
+        let pod = |resources: Value| json!({"spec": {"containers": [{"name": "c", "resources": resources}]}});
+        assert_eq!(qos_class(&pod(json!({}))), "BestEffort");
+        assert_eq!(
+            qos_class(&pod(json!({"requests": {"cpu": "100m"}}))),
+            "Burstable"
+        );
+        let limits = json!({"limits": {"cpu": "1", "memory": "1Gi"}});
+        assert_eq!(qos_class(&pod(limits)), "Guaranteed");
     }
 
     #[test]
