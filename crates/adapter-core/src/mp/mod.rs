@@ -3,6 +3,7 @@
 //! Traceflow mapping and support-bundle redaction. No I/O: the MP adapter's I/O layer feeds
 //! these with watched objects and `now`, and sends what they produce.
 
+pub mod bundle;
 pub mod health;
 pub mod inventory;
 pub mod stats;
