@@ -24,7 +24,8 @@ pub mod code {
     pub const BAD_XSRF_TOKEN: i64 = 98;
     /// Field-level validation of a request body failed (simulator's choice).
     pub const FIELD_VALIDATION: i64 = 255;
-    /// Unknown URI (simulator's choice).
+    /// Unknown URI (simulator's choice), and an object that does not exist (NSX's Manager API
+    /// code, also used for policy objects read by path).
     pub const URI_NOT_FOUND: i64 = 600;
     /// Method not supported on the URI (simulator's choice).
     pub const METHOD_NOT_ALLOWED: i64 = 601;
@@ -36,7 +37,8 @@ pub mod code {
     pub const RESOURCE_IN_USE: i64 = 500030;
     /// Stale or missing `_revision` (one of the codes NSXLIB treats as StaleRevision).
     pub const STALE_REVISION: i64 = 500087;
-    /// A policy object was not found (simulator's choice).
+    /// A path names no policy object where one must exist, e.g. the parent of an object being
+    /// created (simulator's choice; NSXLIB maps 404/500090 to StaleRevision and retries).
     pub const POLICY_NOT_FOUND: i64 = 500090;
     /// Semantic validation of a policy object failed (simulator's choice).
     pub const POLICY_VALIDATION: i64 = 500100;
@@ -172,6 +174,21 @@ impl ApiError {
             code::POLICY_NOT_FOUND,
             MODULE_POLICY,
             format!("The path=[{path}] is invalid."),
+        )
+    }
+
+    /// 404: the policy object a `GET` names does not exist. NSX's "object not found" body, as
+    /// its Manager API sends it (404, `error_code` 600); NSXLIB maps this to ResourceNotFound and
+    /// relies on it (e.g. to find the first free rule sequence number of a new policy), whereas
+    /// it reads 404 / 500090 as a stale revision to retry.
+    pub fn policy_object_not_found(path: &str) -> Self {
+        Self::new(
+            StatusCode::NOT_FOUND,
+            code::URI_NOT_FOUND,
+            MODULE_COMMON,
+            format!(
+                "The requested object : {path} could not be found. Object identifiers are case sensitive."
+            ),
         )
     }
 

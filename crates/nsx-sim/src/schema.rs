@@ -257,6 +257,20 @@ impl SchemaSet {
     }
 }
 
+/// Drops every `null` object member, at any depth (array elements are kept). NSX's wire
+/// models read a `null` optional field as absent; NSXLIB sends `null` for every optional
+/// argument left at `None` (and, in a PATCH, to unset the field).
+pub fn strip_nulls(value: &mut Value) {
+    match value {
+        Value::Object(members) => {
+            members.retain(|_, v| !v.is_null());
+            members.values_mut().for_each(strip_nulls);
+        }
+        Value::Array(items) => items.iter_mut().for_each(strip_nulls),
+        _ => {}
+    }
+}
+
 fn display_path(at: &str) -> String {
     if at.is_empty() {
         "/".to_owned()
@@ -344,5 +358,22 @@ mod tests {
         assert!(ro.contains("path"));
         assert!(!ro.contains("_revision"));
         assert!(!ro.contains("sequence_number"));
+    }
+
+    #[test]
+    fn nulls_are_absent_members() {
+        let mut rule = json!({"resource_type": "Rule", "description": null, "scope": null,
+            "service_entries": [{"resource_type": "L4PortSetServiceEntry", "source_ports": null}],
+            "tags": [null]});
+        strip_nulls(&mut rule);
+        assert_eq!(
+            rule,
+            json!({"resource_type": "Rule",
+                "service_entries": [{"resource_type": "L4PortSetServiceEntry"}], "tags": [null]})
+        );
+        assert!(
+            schemas().validate(Api::Policy, "Rule", &rule).is_err(),
+            "a null element stays"
+        );
     }
 }

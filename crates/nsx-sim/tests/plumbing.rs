@@ -251,6 +251,12 @@ async fn schema_invalid_examples_are_refused() {
             continue;
         }
         let file = example["file"].as_str().unwrap();
+        if file == "invalid/group-null-description.json" {
+            // NSX omits unset fields in what it sends, but reads a `null` member of a request
+            // as absent (NSXLIB sends one for every optional argument left at None; see
+            // tests/nsxlib.rs), so this body is not refused for its null.
+            continue;
+        }
         let path = match example["model"].as_str().unwrap() {
             "Group" => common::group_url("example"),
             "SecurityPolicy" => common::policy_url("example"),

@@ -22,7 +22,7 @@ use serde_json::{Map, Value, json};
 
 use crate::error::{ApiError, MODULE_POLICY, RelatedError, code};
 use crate::identity::{Caller, Identity};
-use crate::schema::{Api, schemas};
+use crate::schema::{Api, schemas, strip_nulls};
 use crate::store::{Tables, WriteTxn};
 use kinds::{Kind, kind_of_path, split_path};
 
@@ -129,6 +129,14 @@ impl<'t, 'a> Engine<'t, 'a> {
                 kind.label()
             )]));
         };
+        // `null` means "not set": a merge unsets the fields named so; nested nulls are absent.
+        let unset: Vec<String> = input
+            .iter()
+            .filter(|(_, v)| v.is_null())
+            .map(|(k, _)| k.clone())
+            .collect();
+        input.retain(|_, v| !v.is_null());
+        input.values_mut().for_each(strip_nulls);
         let (parent, id) = if kind == Kind::Infra {
             ("", "infra")
         } else {
@@ -165,8 +173,9 @@ impl<'t, 'a> Engine<'t, 'a> {
             .embedded_child()
             .and_then(|(field, child)| input.remove(field).map(|v| (field, child, v)));
         input.remove("children");
-        for field in schemas().read_only_fields(Api::Policy, &resource_type) {
-            input.remove(&field);
+        let read_only = schemas().read_only_fields(Api::Policy, &resource_type);
+        for field in &read_only {
+            input.remove(field);
         }
         input.retain(|k, _| !k.starts_with(INTERNAL_PREFIX));
 
@@ -199,6 +208,14 @@ impl<'t, 'a> Engine<'t, 'a> {
                 let mut merged = old.clone();
                 for (k, v) in input {
                     merged.insert(k, v);
+                }
+                for field in &unset {
+                    let client_owned = !field.starts_with('_')
+                        && !matches!(field.as_str(), "id" | "resource_type")
+                        && !read_only.contains(field);
+                    if client_owned {
+                        merged.remove(field);
+                    }
                 }
                 merged
             }
@@ -843,6 +860,42 @@ mod tests {
                 ..
             }))
         ));
+    }
+
+    #[test]
+    fn null_members_are_absent_and_a_merge_unsets_them() {
+        let store = store();
+        let path = "/infra/domains/default/security-policies/q";
+        let write = |body: Value, mode: WriteMode| {
+            store.write_blocking(|tx| {
+                let mut engine = Engine::new(tx, admin(), 2);
+                engine.upsert(Kind::SecurityPolicy, path, body, mode, Origin::Rest)?;
+                engine.finish()
+            })
+        };
+        write(
+            json!({"description": "d", "comments": "c", "tags": null, "id": null}),
+            WriteMode::Merge,
+        )
+        .unwrap();
+        // Nested nulls are dropped, a top-level null unsets (but never a system field).
+        write(
+            json!({"description": null, "resource_type": null, "_revision": null,
+                   "rules": [{"id": "r", "resource_type": "Rule", "description": null}]}),
+            WriteMode::Merge,
+        )
+        .unwrap();
+        store.read(|t| {
+            let policy = t.get(TABLE, path).unwrap();
+            assert!(policy.get("description").is_none());
+            assert!(policy.get("tags").is_none());
+            assert_eq!(policy["comments"], "c");
+            assert_eq!(policy["id"], "q");
+            assert_eq!(policy["resource_type"], "SecurityPolicy");
+            let rule = t.get(TABLE, &format!("{path}/rules/r")).unwrap();
+            assert!(rule.get("description").is_none());
+            assert_eq!(rule["source_groups"], json!(["ANY"]));
+        });
     }
 
     #[test]

@@ -151,18 +151,34 @@ pub fn bool_param(
 
 /// Parses a JSON request body and validates it against `model`.
 pub fn json_body(body: &Bytes, api: Api, model: &str) -> Result<Value, ApiError> {
+    let value = parse_json_body(body, model)?;
+    schemas()
+        .validate(api, model, &value)
+        .map_err(|problems| ApiError::field_validation(&problems))?;
+    Ok(value)
+}
+
+/// Like [`json_body`], but a `null` object member counts as absent when the body is checked
+/// against `model` ([`crate::schema::strip_nulls`]). The nulls are kept in the result: a
+/// policy merge reads a top-level one as "unset this field".
+pub fn json_body_with_nulls(body: &Bytes, api: Api, model: &str) -> Result<Value, ApiError> {
+    let value = parse_json_body(body, model)?;
+    let mut checked = value.clone();
+    crate::schema::strip_nulls(&mut checked);
+    schemas()
+        .validate(api, model, &checked)
+        .map_err(|problems| ApiError::field_validation(&problems))?;
+    Ok(value)
+}
+
+fn parse_json_body(body: &Bytes, model: &str) -> Result<Value, ApiError> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Err(ApiError::field_validation(&[format!(
             "/: a {model} request body is required"
         )]));
     }
-    let value: Value = serde_json::from_slice(body).map_err(|e| {
-        ApiError::field_validation(&[format!("/: the body is not valid JSON ({e})")])
-    })?;
-    schemas()
-        .validate(api, model, &value)
-        .map_err(|problems| ApiError::field_validation(&problems))?;
-    Ok(value)
+    serde_json::from_slice(body)
+        .map_err(|e| ApiError::field_validation(&[format!("/: the body is not valid JSON ({e})")]))
 }
 
 #[cfg(test)]

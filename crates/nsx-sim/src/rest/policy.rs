@@ -12,7 +12,9 @@ use http::{Method, StatusCode, Uri};
 use serde_json::Value;
 
 use super::list::{ListParams, page};
-use super::{AppState, bool_param, empty_ok, json_body, json_response, percent_decode, query};
+use super::{
+    AppState, bool_param, empty_ok, json_body_with_nulls, json_response, percent_decode, query,
+};
 use crate::error::ApiError;
 use crate::identity::Caller;
 use crate::policy::firewall::{ReviseOperation, revise};
@@ -77,7 +79,7 @@ async fn handle(
         Target::Object { kind, path } => match method {
             Method::GET => get(&app, &caller, &path),
             Method::PUT | Method::PATCH => {
-                let body = json_body(&body, Api::Policy, kind.spec().model)?;
+                let body = json_body_with_nulls(&body, Api::Policy, kind.spec().model)?;
                 let mode = if method == Method::PUT {
                     WriteMode::Replace
                 } else {
@@ -114,7 +116,7 @@ async fn handle(
                 let body = if body.iter().all(u8::is_ascii_whitespace) {
                     None
                 } else {
-                    Some(json_body(&body, Api::Policy, kind.spec().model)?)
+                    Some(json_body_with_nulls(&body, Api::Policy, kind.spec().model)?)
                 };
                 let rendered = write(&app, caller, move |engine| {
                     match body {
@@ -175,7 +177,7 @@ fn get(app: &AppState, caller: &Caller, path: &str) -> Result<Response, ApiError
     app.store.read(|tables| {
         let doc = tables
             .get(TABLE, path)
-            .ok_or_else(|| ApiError::policy_not_found(path))?;
+            .ok_or_else(|| ApiError::policy_object_not_found(path))?;
         Ok(json_response(
             StatusCode::OK,
             render(tables, path, doc, caller, RenderOptions::object()),
@@ -267,7 +269,7 @@ async fn infra(
             })
         }
         Method::PATCH => {
-            let body = json_body(&body, Api::Policy, "Infra")?;
+            let body = json_body_with_nulls(&body, Api::Policy, "Infra")?;
             let enforce = bool_param(&query, "enforce_revision_check", false)?;
             write(&app, caller, move |engine| {
                 hapi::apply(engine, body, enforce)?;
@@ -278,7 +280,7 @@ async fn infra(
         }
         Method::PUT => {
             // "Updates only the single infra object. This does not allow hierarchical updates."
-            let body = json_body(&body, Api::Policy, "Infra")?;
+            let body = json_body_with_nulls(&body, Api::Policy, "Infra")?;
             if body["children"].as_array().is_some_and(|c| !c.is_empty()) {
                 return Err(ApiError::policy_invalid(
                     "PUT /infra updates only the Infra object; use PATCH /infra for hierarchical changes.",
