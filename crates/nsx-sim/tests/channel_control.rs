@@ -686,7 +686,7 @@ async fn realization_reports_become_the_realized_state() {
     admin
         .get(&status_url("/infra/domains/default/security-policies/none"))
         .await
-        .expect_error(404, 500090);
+        .expect_error(404, 600);
     admin.get(STATUS).await.expect(400);
 
     let (mut s1, _) = CcpSession::welcome(&sim, &c1, ccp_hello("c1")).await;

@@ -1006,6 +1006,6 @@ async fn antrea_group_membership_views() {
     admin
         .get(&format!("{}/members/pods", group_url("missing")))
         .await
-        .expect_error(404, 500090);
+        .expect_error(404, 600);
     sim.shutdown().await.unwrap();
 }

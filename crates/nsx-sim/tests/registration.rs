@@ -246,7 +246,7 @@ async fn cluster_control_planes_follow_nsx_rules() {
     admin
         .get(&ccp_url("missing"))
         .await
-        .expect_error(404, 500090);
+        .expect_error(404, 600);
 
     // The registry the channel uses: the exact certificate authenticates, another one with
     // the same CN does not.
@@ -340,7 +340,7 @@ async fn cascade_delete_removes_spans_scopes_and_inventory() {
     admin
         .get(&ccp_url("cluster-a"))
         .await
-        .expect_error(404, 500090);
+        .expect_error(404, 600);
     let spans = admin
         .get(&format!("{}/container-cluster-span", policy_url("p1")))
         .await

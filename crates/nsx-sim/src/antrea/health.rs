@@ -45,7 +45,7 @@ fn cluster_of(channel: &AdapterChannel, uri: &Uri) -> Result<ClusterRegistration
     channel
         .registry()
         .cluster(id)
-        .ok_or_else(|| ApiError::policy_not_found(&ccp_path(id)))
+        .ok_or_else(|| ApiError::policy_object_not_found(&ccp_path(id)))
 }
 
 fn check_list_site(uri: &Uri) -> Result<(), ApiError> {

@@ -43,12 +43,12 @@ fn target(channel: &AdapterChannel, uri: &Uri, rule: bool) -> Result<Target, Api
         let policy = tables
             .get(policy::TABLE, &policy_path)
             .filter(|_| kind_of_path(&policy_path) == Some(Kind::SecurityPolicy))
-            .ok_or_else(|| ApiError::policy_not_found(&policy_path))?;
+            .ok_or_else(|| ApiError::policy_object_not_found(&policy_path))?;
         let rules: Vec<RuleRef> = if rule {
             let rule_path = format!("{policy_path}/rules/{}", segments[9]);
             let doc = tables
                 .get(policy::TABLE, &rule_path)
-                .ok_or_else(|| ApiError::policy_not_found(&rule_path))?;
+                .ok_or_else(|| ApiError::policy_object_not_found(&rule_path))?;
             vec![RuleRef {
                 rule_id: doc["rule_id"].as_i64().unwrap_or_default(),
                 path: rule_path,

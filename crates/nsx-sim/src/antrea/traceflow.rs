@@ -262,7 +262,7 @@ pub async fn get(State(app): State<Arc<AppState>>, uri: Uri) -> Response {
         let doc = app
             .store
             .read(|t| t.get(TABLE, &id).cloned())
-            .ok_or_else(|| ApiError::policy_not_found(&traceflow_path(&id)))?;
+            .ok_or_else(|| ApiError::policy_object_not_found(&traceflow_path(&id)))?;
         Ok(json_response(StatusCode::OK, render(&doc)))
     })())
 }
@@ -490,7 +490,7 @@ pub async fn post(
             let mut doc = app
                 .store
                 .read(|t| t.get(TABLE, &id).cloned())
-                .ok_or_else(|| ApiError::policy_not_found(&traceflow_path(&id)))?;
+                .ok_or_else(|| ApiError::policy_object_not_found(&traceflow_path(&id)))?;
             let cluster_id = cluster_for(&channel, &doc)?;
             let run = doc[RUN].as_u64().map_or(1, |r| r as u32 + 1);
             let (handle, first, last) = start_run(&channel, &cluster_id, &id, run, &doc).await?;
@@ -523,7 +523,7 @@ async fn current(
     let doc = app
         .store
         .read(|t| t.get(TABLE, &id).cloned())
-        .ok_or_else(|| ApiError::policy_not_found(&traceflow_path(&id)))?;
+        .ok_or_else(|| ApiError::policy_object_not_found(&traceflow_path(&id)))?;
     let run = doc[RUN].as_u64().unwrap_or(1) as u32;
     if let Some(record) = channel
         .traceflows()

@@ -414,7 +414,7 @@ async fn pods(State(app): State<Arc<AppState>>, uri: Uri) -> Response {
         let members = app.store.read(|t| {
             let group = t
                 .get(TABLE, &group_path)
-                .ok_or_else(|| ApiError::policy_not_found(&group_path))?;
+                .ok_or_else(|| ApiError::policy_object_not_found(&group_path))?;
             Ok::<_, ApiError>(member_pods(t, group, &group_path, cluster.as_deref()))
         })?;
         let items: Vec<Value> = members.iter().map(pod_item).collect();
@@ -432,7 +432,7 @@ async fn ip_addresses(State(app): State<Arc<AppState>>, uri: Uri) -> Response {
         let ips = app.store.read(|t| {
             let group = t
                 .get(TABLE, &group_path)
-                .ok_or_else(|| ApiError::policy_not_found(&group_path))?;
+                .ok_or_else(|| ApiError::policy_object_not_found(&group_path))?;
             Ok::<_, ApiError>(member_ip_addresses(t, group, &group_path))
         })?;
         let items: Vec<Value> = ips

@@ -313,7 +313,7 @@ pub fn realization_of(
 ) -> Result<IntentRealization, ApiError> {
     let doc = tables
         .get(policy::TABLE, intent_path)
-        .ok_or_else(|| ApiError::policy_not_found(intent_path))?;
+        .ok_or_else(|| ApiError::policy_object_not_found(intent_path))?;
     let (target, rule) = match kind_of_path(intent_path) {
         Some(Kind::Rule) => {
             let policy = split_path(intent_path).map_or(intent_path, |(p, _)| p);

@@ -197,7 +197,7 @@ async fn get_ccp(
         app.store.read(|t| {
             let doc = t
                 .get(crate::policy::TABLE, &path)
-                .ok_or_else(|| ApiError::policy_not_found(&path))?;
+                .ok_or_else(|| ApiError::policy_object_not_found(&path))?;
             Ok(json_response(
                 StatusCode::OK,
                 super::render_ccp(doc, &caller),
