@@ -14,7 +14,9 @@
 //!   classes callers handle ([`RestError::is_stale_revision`], [`RestError::is_not_found`]).
 //! - **Paging**: [`NsxRestClient::list_all`] follows `cursor` until it is absent (or empty, or
 //!   NSX's null cursor `0000...`).
-//! - **Trust and authentication**: see [`RestTrust`] and [`RestAuth`].
+//! - **Trust and authentication**: see [`RestTrust`] and [`RestAuth`]. Managers are reached
+//!   over HTTPS; plain `http://` only when a manager address spells it out (a local
+//!   TLS-terminating proxy, or a test double).
 //! - **No secrets in logs**: requests are logged by method, path and status only; headers,
 //!   passwords and keys never are, and the configuration's `Debug` redacts them.
 //!
@@ -229,10 +231,15 @@ fn manager_url(manager: &str) -> Result<Url, RestError> {
     };
     let url = Url::parse(&text)
         .map_err(|error| RestError::Config(format!("NSX manager {manager:?}: {error}")))?;
-    if url.scheme() != "https" {
-        return Err(RestError::Config(format!(
-            "NSX manager {manager:?}: only https is supported"
-        )));
+    match url.scheme() {
+        "https" => {}
+        // Only when written out: a local TLS-terminating proxy, or a test double.
+        "http" => tracing::warn!(manager, "NSX manager reached over plain HTTP"),
+        _ => {
+            return Err(RestError::Config(format!(
+                "NSX manager {manager:?}: only https (or an explicit http://) is supported"
+            )));
+        }
     }
     if url.path() != "/" || url.query().is_some() {
         return Err(RestError::Config(format!(
@@ -543,7 +550,11 @@ mod tests {
             manager_url("https://[::1]:443/").unwrap().as_str(),
             "https://[::1]/"
         );
-        assert!(manager_url("http://nsx").is_err());
+        assert_eq!(
+            manager_url("http://127.0.0.1:8080").unwrap().as_str(),
+            "http://127.0.0.1:8080/"
+        );
+        assert!(manager_url("ftp://nsx").is_err());
         assert!(manager_url("").is_err());
         assert!(manager_url("https://nsx/api").is_err());
     }
