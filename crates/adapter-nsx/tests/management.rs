@@ -72,6 +72,9 @@ impl HealthSource for Healthy {
 struct TestHandler {
     statistics_served: AtomicUsize,
     slow_cancelled: AtomicBool,
+    /// Requests for a policy named "held" wait for this.
+    release: tokio::sync::Notify,
+    held_started: AtomicUsize,
 }
 
 /// Sets its flag when dropped.
@@ -109,6 +112,10 @@ impl RequestHandler for TestHandler {
             // NSX's cancel, which the guard records.
             let _guard = SetOnDrop(&self.slow_cancelled);
             let () = std::future::pending().await;
+        }
+        if request.policy_path.ends_with("/held") {
+            self.held_started.fetch_add(1, Ordering::SeqCst);
+            self.release.notified().await;
         }
         if request.policy_path.ends_with("/missing") {
             return Err(
@@ -352,4 +359,49 @@ fn inflated_text(gzip: &[u8]) -> String {
         .read_to_end(&mut bytes)
         .unwrap();
     String::from_utf8_lossy(&bytes).into_owned()
+}
+
+#[tokio::test]
+async fn a_request_interrupted_by_a_reconnect_is_answered_on_the_next_session() {
+    let sim = common::start(common::test_options(), None, None).await;
+    let cluster = register(&sim, "c1").await;
+    let admin = common::admin(&sim);
+    spanned_policy(&admin, &cluster, "held").await;
+    let (client, handler) = start_client(&sim, &cluster).await;
+    let url = format!(
+        "/policy/api/v1{}/statistics?container_cluster_path={}",
+        policy_path("held"),
+        cluster.path()
+    );
+    let rest = tokio::spawn({
+        let admin = admin.clone();
+        async move { get(&admin, &url).await }
+    });
+    for _ in 0..500 {
+        if handler.held_started.load(Ordering::SeqCst) == 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(handler.held_started.load(Ordering::SeqCst), 1);
+
+    // The session ends while the request runs; the client reconnects, NSX re-sends the
+    // request with the same id, and the running work answers on the new session.
+    let mut connection = client.connection();
+    sim.adapter_channel().shutdown_sessions();
+    wait_for(&mut connection, "a second session", |s| {
+        s.sessions_established == 2 && s.is_connected()
+    })
+    .await;
+    handler.release.notify_one();
+    let body = rest.await.unwrap().unwrap();
+    assert_eq!(
+        body["results"][0]["statistics"]["results"][0]["hit_count"],
+        10
+    );
+    // The work ran once.
+    assert_eq!(handler.held_started.load(Ordering::SeqCst), 1);
+    assert_eq!(handler.statistics_served.load(Ordering::SeqCst), 1);
+    client.shutdown().await;
+    sim.shutdown().await.unwrap();
 }

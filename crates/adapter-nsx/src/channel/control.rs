@@ -39,7 +39,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::{
     ChannelConfig, ConnectionStatus, Keepalive, KeepaliveAction, Outbound, SessionEnd,
-    StatusPublisher, check_negotiated, dial, publish_connected, std_duration, supervise,
+    StatusPublisher, check_negotiated, dial, drain, publish_connected, std_duration, supervise,
 };
 
 /// One NSX object of the desired state.
@@ -831,6 +831,8 @@ async fn run_session(
                     })),
                 })
                 .await;
+            drop(outbound);
+            drain(&mut inbound).await;
             return ended(error.to_string());
         }
     };
@@ -864,6 +866,7 @@ async fn run_session(
     let mut keepalive = Keepalive::new(std_duration(welcome.keepalive_interval.as_ref()));
     // One session at a time: this session owns the adapter's resync requests.
     let mut resync_requests = shared.resync_requests.lock().await;
+    let mut said_goodbye = false;
     let mut end = loop {
         let deadline = keepalive.deadline(outbound.last_sent());
         tokio::select! {
@@ -876,6 +879,7 @@ async fn run_session(
                         reconnect_after: None,
                     })),
                 }).await;
+                said_goodbye = true;
                 break SessionEnd { stop: true, established: true, ..SessionEnd::default() };
             }
             message = inbound.message() => {
@@ -916,6 +920,7 @@ async fn run_session(
                                 reconnect_after: None,
                             })),
                         }).await;
+                        said_goodbye = true;
                         break ended("keepalive timeout");
                     }
                     None => {}
@@ -924,6 +929,12 @@ async fn run_session(
         }
     };
     *shared.current.lock().unwrap_or_else(|e| e.into_inner()) = None;
+    drop(receiver);
+    drop(resync_requests);
+    if said_goodbye {
+        drop(outbound);
+        drain(&mut inbound).await;
+    }
     end.established = true;
     end.up_for = started.elapsed();
     end

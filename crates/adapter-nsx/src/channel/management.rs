@@ -51,7 +51,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::{
     ChannelConfig, ConnectionStatus, Keepalive, KeepaliveAction, Outbound, SessionEnd,
-    StatusPublisher, check_negotiated, dial, now_timestamp, publish_connected, std_duration,
+    StatusPublisher, check_negotiated, dial, drain, now_timestamp, publish_connected, std_duration,
     supervise,
 };
 
@@ -868,6 +868,8 @@ async fn run_session<H: RequestHandler, S: HealthSource>(
                     })),
                 })
                 .await;
+            drop(outbound);
+            drain(&mut inbound).await;
             return ended(error.to_string());
         }
     };
@@ -894,6 +896,7 @@ async fn run_session<H: RequestHandler, S: HealthSource>(
     let mut sequence = 1u64;
     send_heartbeat(&shared, &outbound, sequence).await;
     let mut last_heartbeat = Instant::now();
+    let mut said_goodbye = false;
     let mut end = loop {
         let next_heartbeat = last_heartbeat + Duration::from_secs(interval_seconds.into());
         let keepalive_deadline = keepalive.deadline(outbound.last_sent());
@@ -906,6 +909,7 @@ async fn run_session<H: RequestHandler, S: HealthSource>(
                         reconnect_after: None,
                     })),
                 }).await;
+                said_goodbye = true;
                 break SessionEnd { stop: true, ..SessionEnd::default() };
             }
             message = inbound.message() => {
@@ -992,6 +996,7 @@ async fn run_session<H: RequestHandler, S: HealthSource>(
                                 reconnect_after: None,
                             })),
                         }).await;
+                        said_goodbye = true;
                         break ended("keepalive timeout");
                     }
                     None => {}
@@ -1000,6 +1005,10 @@ async fn run_session<H: RequestHandler, S: HealthSource>(
         }
     };
     detach_all(&shared).await;
+    if said_goodbye {
+        drop(outbound);
+        drain(&mut inbound).await;
+    }
     end.established = true;
     end.up_for = started.elapsed();
     end

@@ -433,6 +433,18 @@ pub(crate) fn publish_connected(
     });
 }
 
+/// How long an end waits, after its own `Goodbye`, for NSX to end the RPC.
+const GOODBYE_GRACE: Duration = Duration::from_secs(1);
+
+/// After the adapter's `Goodbye`, with its sending half closed: waits (bounded) for NSX to
+/// end the RPC, so the `Goodbye` is delivered rather than lost in a stream reset.
+pub(crate) async fn drain<T>(inbound: &mut tonic::Streaming<T>) {
+    let _ = tokio::time::timeout(GOODBYE_GRACE, async {
+        while let Ok(Some(_)) = inbound.message().await {}
+    })
+    .await;
+}
+
 pub(crate) fn error_chain(error: &dyn std::error::Error) -> String {
     let mut text = error.to_string();
     let mut source = error.source();
