@@ -456,11 +456,15 @@ impl Receiver {
     }
 
     async fn resync(&mut self, message: String) {
+        self.resync_for(ErrorCode::ProtocolViolation, message).await;
+    }
+
+    async fn resync_for(&mut self, code: ErrorCode, message: String) {
         tracing::warn!(%message, "asking NSX for a full snapshot");
         self.snapshot = None;
         self.resyncing = true;
         self.pending_ack = None;
-        let reason = ChannelError::new(ErrorCode::ProtocolViolation, message);
+        let reason = ChannelError::new(code, message);
         self.send(ccp_adapter_message::Body::Resync(ResyncRequest {
             reason: Some(reason),
             last_applied_generation: self.applied.unwrap_or_default(),
@@ -899,7 +903,8 @@ async fn run_session(
                 }
             }
             Some(reason) = resync_requests.recv() => {
-                receiver.resync(format!("the adapter asked for a resync: {reason}")).await;
+                receiver.resync_for(ErrorCode::FailedPrecondition,
+                    format!("the adapter asked for a resync: {reason}")).await;
             }
             () = std::future::ready(()), if receiver.pending_ack.is_some() => {
                 receiver.flush_ack().await;
