@@ -58,3 +58,18 @@ impl TestCluster {
         self.emulator.as_ref()
     }
 }
+
+/// Whether a test that is emulator-only by nature (it builds its own emulator with special
+/// options, serves one on a socket, or talks to its router directly) should run: `false`,
+/// after printing why the test skips itself, when `ANTREA_NSX_E2E_KUBECONFIG` points the
+/// tests at a real cluster.
+pub fn emulator_only(test: &str) -> bool {
+    if std::env::var_os(E2E_KUBECONFIG_ENV).is_some() {
+        eprintln!(
+            "skipped: `{test}` runs only against the in-process emulator, \
+             and {E2E_KUBECONFIG_ENV} points the tests at a real cluster"
+        );
+        return false;
+    }
+    true
+}

@@ -10,7 +10,7 @@ mod cluster;
 mod process;
 
 pub use binary::antrea_nsx_binary;
-pub use cluster::{E2E_KUBECONFIG_ENV, TestCluster};
+pub use cluster::{E2E_KUBECONFIG_ENV, TestCluster, emulator_only};
 pub use process::KubeEmuProcess;
 
 /// Installs the process-wide TLS provider and a test log writer; safe to call repeatedly.

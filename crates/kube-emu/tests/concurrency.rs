@@ -3,15 +3,16 @@
 
 mod common;
 
-use common::{config_map, emulator};
+use common::{Harness, config_map};
 use k8s_openapi::api::core::v1::ConfigMap;
 use kube::api::{Api, Patch, PatchParams, PostParams};
 use serde_json::json;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_patches_are_all_applied() {
-    let (_emu, client) = emulator();
-    let cms: Api<ConfigMap> = Api::namespaced(client, "default");
+    let h = Harness::start().await;
+    let client = h.client.clone();
+    let cms: Api<ConfigMap> = Api::namespaced(client, &h.ns);
     cms.create(&PostParams::default(), &config_map("shared", json!({})))
         .await
         .unwrap();
@@ -34,8 +35,9 @@ async fn concurrent_patches_are_all_applied() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_replaces_of_one_version_conflict() {
-    let (_emu, client) = emulator();
-    let cms: Api<ConfigMap> = Api::namespaced(client, "default");
+    let h = Harness::start().await;
+    let client = h.client.clone();
+    let cms: Api<ConfigMap> = Api::namespaced(client, &h.ns);
     let base = cms
         .create(&PostParams::default(), &config_map("race", json!({})))
         .await

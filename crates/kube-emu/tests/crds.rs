@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{antrea_crds_dir, api_error, emulator};
+use common::{Harness, antrea_crds_dir, api_error, unique_name};
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::api::{
     Api, ApiResource, DeleteParams, DynamicObject, GroupVersionKind, Patch, PatchParams, PostParams,
@@ -32,13 +32,18 @@ fn acnp(name: &str, priority: serde_json::Value) -> DynamicObject {
     .unwrap()
 }
 
-fn widget_crd() -> CustomResourceDefinition {
+/// An API group of the test's own, so that tests sharing a real cluster do not collide.
+fn widget_group() -> String {
+    format!("{}.example.com", unique_name("test"))
+}
+
+fn widget_crd(group: &str) -> CustomResourceDefinition {
     serde_json::from_value(json!({
         "apiVersion": "apiextensions.k8s.io/v1",
         "kind": "CustomResourceDefinition",
-        "metadata": {"name": "widgets.example.com"},
+        "metadata": {"name": format!("widgets.{group}")},
         "spec": {
-            "group": "example.com",
+            "group": group,
             "scope": "Namespaced",
             "names": {"plural": "widgets", "singular": "widget", "kind": "Widget", "shortNames": ["wd"]},
             "versions": [{
@@ -60,16 +65,17 @@ fn widget_crd() -> CustomResourceDefinition {
     .unwrap()
 }
 
-fn widget_resource() -> ApiResource {
-    ApiResource::from_gvk_with_plural(
-        &GroupVersionKind::gvk("example.com", "v1", "Widget"),
-        "widgets",
-    )
+fn widget_resource(group: &str) -> ApiResource {
+    ApiResource::from_gvk_with_plural(&GroupVersionKind::gvk(group, "v1", "Widget"), "widgets")
 }
 
 #[tokio::test]
 async fn antrea_crds_serve_cluster_network_policies() {
-    let (emu, client) = emulator();
+    let h = Harness::start().await;
+    let client = h.client.clone();
+    let Some(emu) = h.emulator_or_skip("load_crds_dir") else {
+        return;
+    };
     let count = emu.load_crds_dir(&antrea_crds_dir()).unwrap();
     assert!(count >= 10, "loaded {count} CRDs");
     let api: Api<DynamicObject> = Api::all_with(client, &acnp_resource());
@@ -85,7 +91,11 @@ async fn antrea_crds_serve_cluster_network_policies() {
 
 #[tokio::test]
 async fn schema_violations_are_422_with_field_causes() {
-    let (emu, client) = emulator();
+    let h = Harness::start().await;
+    let client = h.client.clone();
+    let Some(emu) = h.emulator_or_skip("load_crds_dir") else {
+        return;
+    };
     emu.load_crds_dir(&antrea_crds_dir()).unwrap();
     let api: Api<DynamicObject> = Api::all_with(client, &acnp_resource());
     let error = api_error(
@@ -109,7 +119,11 @@ async fn schema_violations_are_422_with_field_causes() {
 
 #[tokio::test]
 async fn unknown_fields_are_pruned_with_a_warning_or_rejected_when_strict() {
-    let (emu, client) = emulator();
+    let h = Harness::start().await;
+    let client = h.client.clone();
+    let Some(emu) = h.emulator_or_skip("load_crds_dir") else {
+        return;
+    };
     emu.load_crds_dir(&antrea_crds_dir()).unwrap();
     let api: Api<DynamicObject> = Api::all_with(client, &acnp_resource());
     let mut object = acnp("extra", json!(5));
@@ -137,7 +151,11 @@ async fn unknown_fields_are_pruned_with_a_warning_or_rejected_when_strict() {
 
 #[tokio::test]
 async fn strategic_merge_patch_of_a_custom_resource_is_415() {
-    let (emu, client) = emulator();
+    let h = Harness::start().await;
+    let client = h.client.clone();
+    let Some(emu) = h.emulator_or_skip("load_crds_dir") else {
+        return;
+    };
     emu.load_crds_dir(&antrea_crds_dir()).unwrap();
     let api: Api<DynamicObject> = Api::all_with(client, &acnp_resource());
     api.create(&PostParams::default(), &acnp("p", json!(5)))
@@ -169,10 +187,12 @@ async fn strategic_merge_patch_of_a_custom_resource_is_415() {
 
 #[tokio::test]
 async fn a_posted_crd_is_established_and_served_at_once_and_its_deletion_removes_instances() {
-    let (emu, client) = emulator();
+    let h = Harness::start().await;
+    let client = h.client.clone();
+    let group = widget_group();
     let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
     let created = crds
-        .create(&PostParams::default(), &widget_crd())
+        .create(&PostParams::default(), &widget_crd(&group))
         .await
         .unwrap();
     let status = created.status.unwrap();
@@ -190,9 +210,9 @@ async fn a_posted_crd_is_established_and_served_at_once_and_its_deletion_removes
     assert_eq!(status.accepted_names.unwrap().kind, "Widget");
 
     let widgets: Api<DynamicObject> =
-        Api::namespaced_with(client.clone(), "default", &widget_resource());
+        Api::namespaced_with(client.clone(), &h.ns, &widget_resource(&group));
     let widget: DynamicObject = serde_json::from_value(json!({
-        "apiVersion": "example.com/v1", "kind": "Widget",
+        "apiVersion": format!("{group}/v1"), "kind": "Widget",
         "metadata": {"name": "w1"}, "spec": {"color": "red"}
     }))
     .unwrap();
@@ -202,36 +222,42 @@ async fn a_posted_crd_is_established_and_served_at_once_and_its_deletion_removes
         .unwrap();
     assert_eq!(created.data["spec"]["size"], 3, "schema default applied");
 
-    crds.delete("widgets.example.com", &DeleteParams::default())
+    let crd_name = format!("widgets.{group}");
+    crds.delete(&crd_name, &DeleteParams::default())
         .await
         .unwrap();
+    let gone = api_error(widgets.list(&Default::default()).await);
+    assert_eq!(gone.code, 404);
+    let Some(emu) = h.emulator_or_skip("get_object") else {
+        return;
+    };
     assert!(
         emu.get_object(
             "apiextensions.k8s.io/v1",
             "CustomResourceDefinition",
             None,
-            "widgets.example.com"
+            &crd_name
         )
         .is_none()
     );
-    let gone = api_error(widgets.list(&Default::default()).await);
-    assert_eq!(gone.code, 404);
     assert!(
-        emu.list_objects("example.com/v1", "widgets", None)
+        emu.list_objects(&format!("{group}/v1"), "widgets", None)
             .is_empty()
     );
 }
 
 #[tokio::test]
 async fn custom_resource_status_subresource_and_generation() {
-    let (_emu, client) = emulator();
+    let h = Harness::start().await;
+    let client = h.client.clone();
+    let group = widget_group();
     let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
-    crds.create(&PostParams::default(), &widget_crd())
+    crds.create(&PostParams::default(), &widget_crd(&group))
         .await
         .unwrap();
-    let widgets: Api<DynamicObject> = Api::namespaced_with(client, "default", &widget_resource());
+    let widgets: Api<DynamicObject> = Api::namespaced_with(client, &h.ns, &widget_resource(&group));
     let widget: DynamicObject = serde_json::from_value(json!({
-        "apiVersion": "example.com/v1", "kind": "Widget",
+        "apiVersion": format!("{group}/v1"), "kind": "Widget",
         "metadata": {"name": "w"}, "spec": {"size": 1}, "status": {"phase": "ignored"}
     }))
     .unwrap();
@@ -292,4 +318,8 @@ async fn custom_resource_status_subresource_and_generation() {
         .unwrap();
     assert_eq!(resized.metadata.generation, Some(2));
     assert_eq!(resized.data["status"]["phase"], "Ready");
+
+    crds.delete(&format!("widgets.{group}"), &DeleteParams::default())
+        .await
+        .unwrap();
 }

@@ -5,7 +5,7 @@ mod common;
 
 use std::sync::Arc;
 
-use common::{api_error, config_map, emulator, next};
+use common::{Harness, api_error, config_map, next};
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::{ConfigMap, Pod};
 use kube::api::{
@@ -22,8 +22,12 @@ use tower::ServiceExt as _;
 
 #[tokio::test]
 async fn injected_failures_reach_the_client() {
-    let (emu, client) = emulator();
-    let cms: Api<ConfigMap> = Api::namespaced(client, "default");
+    let h = Harness::start().await;
+    let client = h.client.clone();
+    let Some(emu) = h.emulator_or_skip("inject_failure") else {
+        return;
+    };
+    let cms: Api<ConfigMap> = Api::namespaced(client, &h.ns);
     emu.inject_failure(FailureRule {
         resource: Some("configmaps".into()),
         times: Some(1),
@@ -86,9 +90,13 @@ async fn injected_failures_reach_the_client() {
 
 #[tokio::test]
 async fn the_request_log_records_method_path_status_and_manager() {
-    let (emu, client) = emulator();
+    let h = Harness::start().await;
+    let client = h.client.clone();
+    let Some(emu) = h.emulator_or_skip("requests") else {
+        return;
+    };
     emu.clear_requests();
-    let cms: Api<ConfigMap> = Api::namespaced(client, "default");
+    let cms: Api<ConfigMap> = Api::namespaced(client, &h.ns);
     cms.create(
         &PostParams {
             field_manager: Some("tester".into()),
@@ -105,7 +113,7 @@ async fn the_request_log_records_method_path_status_and_manager() {
     assert!(
         log[0]
             .path
-            .starts_with("/api/v1/namespaces/default/configmaps")
+            .starts_with(&format!("/api/v1/namespaces/{}/configmaps", h.ns))
     );
     assert_eq!(log[0].status, 201);
     assert_eq!(log[0].field_manager.as_deref(), Some("tester"));
@@ -116,6 +124,9 @@ async fn the_request_log_records_method_path_status_and_manager() {
 
 #[tokio::test]
 async fn seeding_and_direct_reads() {
+    if !e2e::emulator_only("seeding_and_direct_reads") {
+        return;
+    }
     let emu = KubeEmu::new();
     let written = emu
         .seed_yaml(
@@ -183,9 +194,13 @@ impl AdmissionPlugin for NoForbiddenNames {
 
 #[tokio::test]
 async fn admission_plugins_mutate_and_deny_like_webhooks() {
-    let (emu, client) = emulator();
+    let h = Harness::start().await;
+    let client = h.client.clone();
+    let Some(emu) = h.emulator_or_skip("add_admission_plugin") else {
+        return;
+    };
     emu.add_admission_plugin(Arc::new(NoForbiddenNames));
-    let cms: Api<ConfigMap> = Api::namespaced(client, "default");
+    let cms: Api<ConfigMap> = Api::namespaced(client, &h.ns);
     let admitted = cms
         .create(&PostParams::default(), &config_map("fine", json!({})))
         .await
@@ -203,9 +218,10 @@ async fn admission_plugins_mutate_and_deny_like_webhooks() {
         denied.message,
         "admission webhook \"names.example.com\" denied the request: the name forbidden-x is not allowed"
     );
-    emu.seed_yaml(
-        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: blocker, namespace: default}\n",
-    )
+    emu.seed_yaml(&format!(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: blocker, namespace: {}}}\n",
+        h.ns
+    ))
     .unwrap();
     let blocked = api_error(
         cms.create(&PostParams::default(), &config_map("other", json!({})))
@@ -216,7 +232,11 @@ async fn admission_plugins_mutate_and_deny_like_webhooks() {
 
 #[tokio::test]
 async fn extension_groups_are_routed_and_discovered() {
-    let (emu, client) = emulator();
+    let h = Harness::start().await;
+    let client = h.client.clone();
+    let Some(emu) = h.emulator_or_skip("register_extension") else {
+        return;
+    };
     let router = axum::Router::new().route(
         "/apis/stats.example.io/v1alpha1/nodestats",
         axum::routing::get(|| async {
@@ -254,6 +274,9 @@ async fn extension_groups_are_routed_and_discovered() {
 
 #[tokio::test]
 async fn serves_kube_clients_over_a_loopback_socket() {
+    if !e2e::emulator_only("serves_kube_clients_over_a_loopback_socket") {
+        return;
+    }
     let emu = KubeEmu::new();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());

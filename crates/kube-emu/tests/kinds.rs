@@ -4,7 +4,7 @@ mod common;
 
 use std::fmt::Debug;
 
-use common::{api_error, emulator};
+use common::{Harness, eventually, unique_name};
 use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::{
     ConfigMap, Endpoints, Event, Namespace, Node, Pod, Secret, Service, ServiceAccount,
@@ -57,16 +57,26 @@ where
         "{name}: no-op replace"
     );
 
-    api.delete(&name, &DeleteParams::default())
+    // Grace period 0: a real cluster otherwise keeps a pod until its kubelet stops it.
+    api.delete(&name, &DeleteParams::default().grace_period(0))
         .await
         .expect("deleted");
-    assert_eq!(api_error(api.get(&name).await).code, 404, "{name}: gone");
+    // A real cluster finalizes a namespace a while after its deletion.
+    let gone = eventually(|| async {
+        match api.get(&name).await {
+            Err(kube::Error::Api(status)) => Some(status.code),
+            _ => None,
+        }
+    })
+    .await;
+    assert_eq!(gone, 404, "{name}: gone");
 }
 
 #[tokio::test]
 async fn every_built_in_kind_supports_crud() {
-    let (_emu, client) = emulator();
-    let ns = || Api::<ConfigMap>::namespaced(client.clone(), "default");
+    let h = Harness::start().await;
+    let client = h.client.clone();
+    let ns = || Api::<ConfigMap>::namespaced(client.clone(), &h.ns);
     round_trip(
         ns(),
         json!({"metadata": {"name": "cm"}, "data": {"k": "v"}}),
@@ -74,66 +84,66 @@ async fn every_built_in_kind_supports_crud() {
     .await;
     round_trip(
         Api::<Namespace>::all(client.clone()),
-        json!({"metadata": {"name": "scratch"}}),
+        json!({"metadata": {"name": unique_name("scratch")}}),
     )
     .await;
     round_trip(
-        Api::<Pod>::namespaced(client.clone(), "default"),
+        Api::<Pod>::namespaced(client.clone(), &h.ns),
         json!({"metadata": {"name": "pod"}, "spec": {"containers": [{"name": "c", "image": "nginx"}]}}),
     )
     .await;
     round_trip(
-        Api::<Service>::namespaced(client.clone(), "default"),
+        Api::<Service>::namespaced(client.clone(), &h.ns),
         json!({"metadata": {"name": "svc"}, "spec": {"ports": [{"port": 80}]}}),
     )
     .await;
     round_trip(
-        Api::<Endpoints>::namespaced(client.clone(), "default"),
+        Api::<Endpoints>::namespaced(client.clone(), &h.ns),
         json!({"metadata": {"name": "ep"}, "subsets": [{"addresses": [{"ip": "10.0.0.1"}], "ports": [{"port": 80}]}]}),
     )
     .await;
     round_trip(
         Api::<Node>::all(client.clone()),
-        json!({"metadata": {"name": "node-1"}, "spec": {"podCIDR": "10.244.1.0/24"}}),
+        json!({"metadata": {"name": unique_name("node")}, "spec": {"podCIDR": "10.244.1.0/24"}}),
     )
     .await;
     round_trip(
-        Api::<Secret>::namespaced(client.clone(), "default"),
+        Api::<Secret>::namespaced(client.clone(), &h.ns),
         json!({"metadata": {"name": "secret"}, "stringData": {"password": "hunter2"}}),
     )
     .await;
     round_trip(
-        Api::<ServiceAccount>::namespaced(client.clone(), "default"),
+        Api::<ServiceAccount>::namespaced(client.clone(), &h.ns),
         json!({"metadata": {"name": "robot"}}),
     )
     .await;
     round_trip(
-        Api::<Event>::namespaced(client.clone(), "default"),
+        Api::<Event>::namespaced(client.clone(), &h.ns),
         json!({"metadata": {"name": "ev"}, "involvedObject": {"kind": "Pod", "name": "pod"}, "reason": "Test", "message": "hello"}),
     )
     .await;
     round_trip(
-        Api::<EventV1>::namespaced(client.clone(), "default"),
+        Api::<EventV1>::namespaced(client.clone(), &h.ns),
         json!({"metadata": {"name": "ev1"}, "eventTime": "2026-01-01T00:00:00.000000Z", "reportingController": "test", "reportingInstance": "t-1", "action": "Test", "reason": "Test", "type": "Normal"}),
     )
     .await;
     round_trip(
-        Api::<Ingress>::namespaced(client.clone(), "default"),
+        Api::<Ingress>::namespaced(client.clone(), &h.ns),
         json!({"metadata": {"name": "ing"}, "spec": {"defaultBackend": {"service": {"name": "svc", "port": {"number": 80}}}}}),
     )
     .await;
     round_trip(
-        Api::<NetworkPolicy>::namespaced(client.clone(), "default"),
+        Api::<NetworkPolicy>::namespaced(client.clone(), &h.ns),
         json!({"metadata": {"name": "np"}, "spec": {"podSelector": {}, "ingress": [{"ports": [{"port": 80}]}]}}),
     )
     .await;
     round_trip(
-        Api::<EndpointSlice>::namespaced(client.clone(), "default"),
+        Api::<EndpointSlice>::namespaced(client.clone(), &h.ns),
         json!({"metadata": {"name": "slice"}, "addressType": "IPv4", "endpoints": [{"addresses": ["10.0.0.1"]}]}),
     )
     .await;
     round_trip(
-        Api::<Lease>::namespaced(client.clone(), "default"),
+        Api::<Lease>::namespaced(client.clone(), &h.ns),
         json!({"metadata": {"name": "lease"}, "spec": {"holderIdentity": "me", "leaseDurationSeconds": 15}}),
     )
     .await;
@@ -141,8 +151,9 @@ async fn every_built_in_kind_supports_crud() {
 
 #[tokio::test]
 async fn built_in_defaults_are_applied() {
-    let (_emu, client) = emulator();
-    let secrets: Api<Secret> = Api::namespaced(client.clone(), "default");
+    let h = Harness::start().await;
+    let client = h.client.clone();
+    let secrets: Api<Secret> = Api::namespaced(client.clone(), &h.ns);
     let secret: Secret =
         serde_json::from_value(json!({"metadata": {"name": "s"}, "stringData": {"k": "v"}}))
             .unwrap();
@@ -153,7 +164,7 @@ async fn built_in_defaults_are_applied() {
     assert_eq!(created.type_.as_deref(), Some("Opaque"));
     assert_eq!(created.data.unwrap()["k"].0, b"v");
 
-    let policies: Api<NetworkPolicy> = Api::namespaced(client.clone(), "default");
+    let policies: Api<NetworkPolicy> = Api::namespaced(client.clone(), &h.ns);
     let policy: NetworkPolicy = serde_json::from_value(json!({"metadata": {"name": "np"},
         "spec": {"podSelector": {}, "egress": [{"ports": [{"port": 53}]}]}}))
     .unwrap();
@@ -172,23 +183,27 @@ async fn built_in_defaults_are_applied() {
     );
 
     let namespaces: Api<Namespace> = Api::all(client.clone());
+    let team = unique_name("team");
     let created = namespaces
         .create(
             &PostParams::default(),
-            &serde_json::from_value(json!({"metadata": {"name": "team"}})).unwrap(),
+            &serde_json::from_value(json!({"metadata": {"name": team}})).unwrap(),
         )
         .await
         .unwrap();
-    assert_eq!(created.labels()["kubernetes.io/metadata.name"], "team");
+    assert_eq!(created.labels()["kubernetes.io/metadata.name"], team);
     assert_eq!(created.spec.unwrap().finalizers.unwrap(), ["kubernetes"]);
-    let accounts: Api<ServiceAccount> = Api::namespaced(client.clone(), "team");
-    assert!(
-        accounts.get("default").await.is_ok(),
-        "the default ServiceAccount exists"
-    );
+    let accounts: Api<ServiceAccount> = Api::namespaced(client.clone(), &team);
+    // A real cluster's controller creates the account a moment after the namespace.
+    eventually(|| async { accounts.get_opt("default").await.unwrap() }).await;
+    namespaces
+        .delete(&team, &DeleteParams::default())
+        .await
+        .unwrap();
 
     let nodes: Api<Node> = Api::all(client);
-    let node: Node = serde_json::from_value(json!({"metadata": {"name": "n"},
+    let node_name = unique_name("n");
+    let node: Node = serde_json::from_value(json!({"metadata": {"name": node_name},
         "status": {"addresses": [{"type": "InternalIP", "address": "192.168.0.10"}]}}))
     .unwrap();
     let created = nodes.create(&PostParams::default(), &node).await.unwrap();
@@ -197,22 +212,27 @@ async fn built_in_defaults_are_applied() {
         "192.168.0.10",
         "nodes keep their status"
     );
+    nodes
+        .delete(&node_name, &DeleteParams::default())
+        .await
+        .unwrap();
 }
 
 #[tokio::test]
 async fn both_event_apis_share_one_storage() {
-    let (_emu, client) = emulator();
-    let modern: Api<EventV1> = Api::namespaced(client.clone(), "default");
+    let h = Harness::start().await;
+    let client = h.client.clone();
+    let modern: Api<EventV1> = Api::namespaced(client.clone(), &h.ns);
     let event: EventV1 = serde_json::from_value(json!({
         "metadata": {"name": "scaled"},
         "eventTime": "2026-01-01T00:00:00.000000Z",
         "reportingController": "adapter", "reportingInstance": "adapter-0",
         "action": "Sync", "reason": "Synced", "type": "Normal", "note": "synced 3 rules",
-        "regarding": {"kind": "Pod", "name": "web", "namespace": "default"}
+        "regarding": {"kind": "Pod", "name": "web", "namespace": h.ns}
     }))
     .unwrap();
     modern.create(&PostParams::default(), &event).await.unwrap();
-    let legacy: Api<Event> = Api::namespaced(client, "default");
+    let legacy: Api<Event> = Api::namespaced(client, &h.ns);
     let seen = legacy.get("scaled").await.unwrap();
     assert_eq!(seen.message.as_deref(), Some("synced 3 rules"));
     assert_eq!(seen.involved_object.name.as_deref(), Some("web"));
