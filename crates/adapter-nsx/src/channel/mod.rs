@@ -26,8 +26,8 @@ use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 use tonic::transport::{Channel, Endpoint};
 
-/// How the adapter reaches NSX's channel.
-#[derive(Clone, Debug)]
+/// How the adapter reaches NSX's channel. Its `Debug` leaves the TLS material out.
+#[derive(Clone)]
 pub struct ChannelConfig {
     /// NSX rpc endpoints, `https://host:port`, in order of preference. At least one.
     pub endpoints: Vec<String>,
@@ -43,6 +43,20 @@ pub struct ChannelConfig {
     pub reconnect: ReconnectPolicy,
     /// How long to wait for the welcome after the hello (30 s).
     pub welcome_timeout: Duration,
+}
+
+impl std::fmt::Debug for ChannelConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ChannelConfig")
+            .field("endpoints", &self.endpoints)
+            .field("cluster_id", &self.cluster_id)
+            .field("tls", &"(redacted)")
+            .field("adapter_version", &self.adapter_version)
+            .field("adapter_instance", &self.adapter_instance)
+            .field("reconnect", &self.reconnect)
+            .field("welcome_timeout", &self.welcome_timeout)
+            .finish()
+    }
 }
 
 impl ChannelConfig {
@@ -486,6 +500,32 @@ mod tests {
             check_negotiated(Some(&other)).unwrap_err().code(),
             ErrorCode::VersionUnsupported
         );
+    }
+
+    #[test]
+    fn the_private_key_stays_out_of_debug_output() {
+        let key = rcgen::KeyPair::generate().unwrap();
+        let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+        params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, "c1");
+        let cert = params.self_signed(&key).unwrap();
+        let key_pem = key.serialize_pem();
+        let tls = ClientTls::new(
+            cert.pem().as_bytes(),
+            key_pem.as_bytes(),
+            nsx_proto::tls::ServerTrust::PinnedSha256([1; 32]),
+        )
+        .unwrap();
+        let config = ChannelConfig::new(vec!["https://nsx:1235".into()], "c1", tls);
+        let text = format!("{config:?}");
+        assert!(
+            text.contains("nsx:1235") && text.contains("redacted"),
+            "{text}"
+        );
+        // tonic's own Debug prints the key bytes; ours never shows the TLS material.
+        assert!(format!("{:?}", config.tls).contains("key"));
+        assert!(!text.contains("key"), "{text}");
     }
 
     #[tokio::test(start_paused = true)]
