@@ -4,15 +4,15 @@
 //! them be tested exhaustively and reused (selectors and schemas are needed by the Antrea
 //! emulation too).
 
-pub mod registry;
-pub mod field_error;
-pub mod validation;
-pub mod selector;
 pub mod discovery;
-pub mod openapi;
-pub mod table;
-pub mod schema;
-pub mod merge;
-pub mod strategic;
+pub mod field_error;
 pub mod managed_fields;
+pub mod merge;
+pub mod openapi;
 pub mod protobuf;
+pub mod registry;
+pub mod schema;
+pub mod selector;
+pub mod strategic;
+pub mod table;
+pub mod validation;

@@ -243,10 +243,7 @@ async fn cluster_control_planes_follow_nsx_rules() {
         .get("/policy/api/v1/infra/sites/other/enforcement-points/default/cluster-control-planes")
         .await
         .expect_error(404, 500090);
-    admin
-        .get(&ccp_url("missing"))
-        .await
-        .expect_error(404, 600);
+    admin.get(&ccp_url("missing")).await.expect_error(404, 600);
 
     // The registry the channel uses: the exact certificate authenticates, another one with
     // the same CN does not.
