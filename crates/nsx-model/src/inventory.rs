@@ -340,7 +340,7 @@ macro_rules! record {
             pub schema: Option<String>,
             /// Read-only.
             #[serde(default, rename = "_self", skip_serializing_if = "Option::is_none")]
-            pub self_link: Option<ResourceLink>,
+            pub self_link: Option<Box<ResourceLink>>,
             /// Read-only: when NSX last stored the object (ms since the epoch).
             #[serde(default, rename = "_last_sync_time", skip_serializing_if = "Option::is_none")]
             pub last_sync_time: Option<i64>,
@@ -1109,6 +1109,13 @@ mod tests {
                 serde_json::from_value(json!({"results": [], "cursor": cursor})).unwrap();
             assert_eq!(page.next_cursor(), None);
         }
+    }
+
+    #[test]
+    fn records_stay_small_in_memory() {
+        // The MP adapter keeps one record per Pod: 50,000 of them must stay cheap.
+        let size = std::mem::size_of::<ContainerObject>();
+        assert!(size <= 480, "ContainerObject is {size} bytes");
     }
 
     #[test]

@@ -214,6 +214,20 @@ pub fn npl_mappings(meta: &ObjectMeta) -> Vec<NplMapping> {
         .unwrap_or_default()
 }
 
+/// Whether labels sorted by key satisfy an equality-based selector (a Service's); an empty
+/// selector selects nothing.
+pub fn labels_match<K: AsRef<str>, V: AsRef<str>>(
+    labels: &[(K, V)],
+    selector: &BTreeMap<String, String>,
+) -> bool {
+    !selector.is_empty()
+        && selector.iter().all(|(k, v)| {
+            labels
+                .binary_search_by(|(key, _)| key.as_ref().cmp(k.as_str()))
+                .is_ok_and(|i| labels[i].1.as_ref() == v.as_str())
+        })
+}
+
 /// What the projector needs to know about a Pod besides its record.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PodFacts {
@@ -339,6 +353,23 @@ pub fn project_pod(
     ))
 }
 
+/// A Pod's NodePortLocal mappings and named container ports.
+#[derive(Debug, Clone, Copy)]
+pub struct PodPorts<'a> {
+    pub npl: &'a [NplMapping],
+    pub named_ports: &'a [(String, i64, L4Protocol)],
+}
+
+impl PodFacts {
+    /// The Pod's [`PodPorts`].
+    pub fn ports(&self) -> PodPorts<'_> {
+        PodPorts {
+            npl: &self.npl,
+            named_ports: &self.named_ports,
+        }
+    }
+}
+
 /// A Service port's target, for matching NodePortLocal mappings.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TargetPort {
@@ -403,14 +434,14 @@ pub fn service_facts(service: &Service) -> Result<ServiceFacts, ProjectionError>
 /// Service has `nodeportlocal.antrea.io/enabled: "true"`.
 pub fn npl_endpoints<'a>(
     service: &ServiceFacts,
-    pods: impl IntoIterator<Item = &'a PodFacts>,
+    pods: impl IntoIterator<Item = PodPorts<'a>>,
 ) -> Vec<NodePortLocalEndpoint> {
     if !service.npl_enabled {
         return Vec::new();
     }
     let mut endpoints = Vec::new();
     for pod in pods {
-        for mapping in &pod.npl {
+        for mapping in pod.npl {
             for protocol in mapping.protocols() {
                 let targeted = service.targets.iter().any(|(target, p)| {
                     *p == protocol
@@ -441,14 +472,14 @@ pub fn npl_endpoints<'a>(
 /// A Service's `status`: Services without a selector (ExternalName included) cannot be
 /// judged from Pods → UNKNOWN; otherwise UP when at least one selected Pod is Ready, DOWN
 /// when none is.
-pub fn service_status<'a>(
+pub fn service_status(
     service: &ServiceFacts,
-    pods: impl IntoIterator<Item = &'a PodFacts>,
+    ready: impl IntoIterator<Item = bool>,
 ) -> ContainerStatus {
     if service.selector.is_none() {
         return ContainerStatus::Unknown;
     }
-    if pods.into_iter().any(|p| p.ready) {
+    if ready.into_iter().any(|r| r) {
         ContainerStatus::Up
     } else {
         ContainerStatus::Down

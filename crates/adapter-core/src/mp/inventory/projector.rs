@@ -27,12 +27,13 @@ use antrea_types::{AntreaAgentInfo, AntreaAgentInfoFields, ClusterNetworkPolicy}
 use k8s_openapi::api::core::v1::{Namespace, Node, Pod, Service};
 use k8s_openapi::api::networking::v1::{Ingress, NetworkPolicy};
 use k8s_openapi::jiff::Timestamp;
-use nsx_model::inventory::{CniAgentStatus, ContainerObject, ResourceType};
+use nsx_model::inventory::{CniAgentStatus, ContainerObject, L4Protocol, ResourceType};
 use serde_json::Value;
 
 use super::index::{InventoryError, InventoryIndex, InventoryKey};
 use super::project::{
-    self, Identity, PodFacts, PodRefs, ProjectionError, ServiceFacts, ServiceRefs,
+    self, Identity, NplMapping, PodFacts, PodPorts, PodRefs, ProjectionError, ServiceFacts,
+    ServiceRefs,
 };
 use crate::mp::health::{AgentHealth, HealthPolicy, agent_health};
 
@@ -45,12 +46,62 @@ pub enum ProjectorError {
     Inventory(#[from] InventoryError),
 }
 
-/// A Pod's facts and the Services selecting it.
+/// What is kept of a Pod: interned strings, and port facts only for the few Pods with
+/// NodePortLocal mappings.
 #[derive(Debug)]
 struct PodState {
-    facts: PodFacts,
+    namespace: Arc<str>,
+    node: Option<Arc<str>>,
+    /// Sorted by key.
+    labels: Box<[(Arc<str>, Arc<str>)]>,
+    ready: bool,
+    ports: Option<Box<StoredPorts>>,
     /// UIDs of the selecting Services, sorted.
     services: Vec<Arc<str>>,
+}
+
+#[derive(Debug)]
+struct StoredPorts {
+    npl: Vec<NplMapping>,
+    named_ports: Vec<(String, i64, L4Protocol)>,
+}
+
+impl PodState {
+    fn ports(&self) -> PodPorts<'_> {
+        match &self.ports {
+            Some(p) => PodPorts {
+                npl: &p.npl,
+                named_ports: &p.named_ports,
+            },
+            None => PodPorts {
+                npl: &[],
+                named_ports: &[],
+            },
+        }
+    }
+}
+
+/// Shares the strings many Pods repeat (namespaces, Node names, label keys and values).
+/// Strings no Pod uses any more are dropped when the set has doubled since the last sweep.
+#[derive(Debug, Default)]
+struct Interner {
+    strings: HashSet<Arc<str>>,
+    sweep_at: usize,
+}
+
+impl Interner {
+    fn intern(&mut self, text: &str) -> Arc<str> {
+        if let Some(shared) = self.strings.get(text) {
+            return shared.clone();
+        }
+        let shared: Arc<str> = Arc::from(text);
+        self.strings.insert(shared.clone());
+        if self.strings.len() >= self.sweep_at {
+            self.strings.retain(|s| Arc::strong_count(s) > 1);
+            self.sweep_at = (self.strings.len() * 2).max(1024);
+        }
+        shared
+    }
 }
 
 #[derive(Debug)]
@@ -115,6 +166,7 @@ pub struct InventoryProjector {
     ingresses_by_backend: HashMap<String, HashSet<Arc<str>>>,
     /// Node name → its agent.
     agents: HashMap<String, AgentState>,
+    strings: Interner,
 }
 
 impl InventoryProjector {
@@ -137,6 +189,7 @@ impl InventoryProjector {
             ingresses: HashMap::new(),
             ingresses_by_backend: HashMap::new(),
             agents: HashMap::new(),
+            strings: Interner::default(),
         }
     }
 
@@ -343,21 +396,24 @@ impl InventoryProjector {
 
     // ------------------------------------------------------------------------ pods
 
-    /// Services of `facts.namespace` whose selector selects the Pod, sorted.
-    fn selecting_services(&self, facts: &PodFacts) -> Vec<Arc<str>> {
-        let Some(anchors) = self.service_anchors.get(&facts.namespace) else {
+    /// Services of `namespace` whose selector selects a Pod with `labels`, sorted.
+    fn selecting_services<K: AsRef<str>, V: AsRef<str>>(
+        &self,
+        namespace: &str,
+        labels: &[(K, V)],
+    ) -> Vec<Arc<str>> {
+        let Some(anchors) = self.service_anchors.get(namespace) else {
             return Vec::new();
         };
-        let mut found: Vec<Arc<str>> = facts
-            .labels
+        let mut found: Vec<Arc<str>> = labels
             .iter()
-            .filter_map(|(k, v)| anchors.get(&label_key(k, v)))
+            .filter_map(|(k, v)| anchors.get(&label_key(k.as_ref(), v.as_ref())))
             .flatten()
             .filter(|uid| {
                 self.services
                     .get(*uid)
                     .and_then(|s| s.facts.selector.as_ref())
-                    .is_some_and(|selector| facts.matches(selector))
+                    .is_some_and(|selector| project::labels_match(labels, selector))
             })
             .cloned()
             .collect();
@@ -366,9 +422,12 @@ impl InventoryProjector {
         found
     }
 
-    fn index_pod_labels(&mut self, uid: &Arc<str>, facts: &PodFacts, add: bool) {
-        let labels = self.pod_labels.entry(facts.namespace.clone()).or_default();
-        for (k, v) in &facts.labels {
+    fn index_pod_labels(&mut self, uid: &Arc<str>, pod: &PodState, add: bool) {
+        let labels = self
+            .pod_labels
+            .entry(pod.namespace.to_string())
+            .or_default();
+        for (k, v) in pod.labels.iter() {
             let key = label_key(k, v);
             if add {
                 labels.entry(key).or_default().insert(uid.clone());
@@ -380,12 +439,46 @@ impl InventoryProjector {
             }
         }
         if labels.is_empty() {
-            self.pod_labels.remove(&facts.namespace);
+            self.pod_labels.remove(&*pod.namespace);
+        }
+    }
+
+    fn unlink_pod_from_node(&mut self, uid: &Arc<str>, node: Option<&Arc<str>>) {
+        if let Some(node) = node
+            && let Some(pods) = self.pods_by_node.get_mut(&**node)
+        {
+            pods.remove(uid);
+            if pods.is_empty() {
+                self.pods_by_node.remove(&**node);
+            }
         }
     }
 
     fn pod_application_ids(services: &[Arc<str>]) -> Vec<String> {
         services.iter().map(|s| s.to_string()).collect()
+    }
+
+    /// The compact state kept for a Pod.
+    fn pod_state(&mut self, facts: PodFacts, services: Vec<Arc<str>>) -> PodState {
+        let labels = facts
+            .labels
+            .iter()
+            .map(|(k, v)| (self.strings.intern(k), self.strings.intern(v)))
+            .collect();
+        let ports = (!facts.npl.is_empty()).then(|| {
+            Box::new(StoredPorts {
+                npl: facts.npl,
+                named_ports: facts.named_ports,
+            })
+        });
+        PodState {
+            namespace: self.strings.intern(&facts.namespace),
+            node: facts.node_name.as_deref().map(|n| self.strings.intern(n)),
+            labels,
+            ready: facts.ready,
+            ports,
+            services,
+        }
     }
 
     /// A Pod was added or changed.
@@ -394,25 +487,12 @@ impl InventoryProjector {
         let uid: Arc<str> = Arc::from(facts.identity.uid.as_str());
         let previous = self.pods.remove(&uid);
         if let Some(old) = &previous {
-            self.index_pod_labels(&uid, &old.facts, false);
-            if old.facts.node_name != facts.node_name
-                && let Some(node) = &old.facts.node_name
-                && let Some(pods) = self.pods_by_node.get_mut(node)
-            {
-                pods.remove(&uid);
-                if pods.is_empty() {
-                    self.pods_by_node.remove(node);
-                }
+            self.index_pod_labels(&uid, old, false);
+            if old.node.as_deref() != facts.node_name.as_deref() {
+                self.unlink_pod_from_node(&uid, old.node.as_ref());
             }
         }
-        let services = self.selecting_services(&facts);
-        self.index_pod_labels(&uid, &facts, true);
-        if let Some(node) = &facts.node_name {
-            self.pods_by_node
-                .entry(node.clone())
-                .or_default()
-                .insert(uid.clone());
-        }
+        let services = self.selecting_services(&facts.namespace, &facts.labels);
         let key = InventoryKey::new(ResourceType::ContainerApplicationInstance, uid.clone());
         self.remember_namespaced(&facts.namespace, key);
         let application_ids = Self::pod_application_ids(&services);
@@ -431,17 +511,19 @@ impl InventoryProjector {
             },
         )?;
         self.index.apply(record)?;
+        let state = self.pod_state(facts, services.clone());
+        self.index_pod_labels(&uid, &state, true);
+        if let Some(node) = &state.node {
+            self.pods_by_node
+                .entry(node.to_string())
+                .or_default()
+                .insert(uid.clone());
+        }
         // Services that selected it before or select it now see its readiness and mappings.
-        let was_ready = previous.as_ref().is_some_and(|p| p.facts.ready);
+        let was_ready = previous.as_ref().is_some_and(|p| p.ready);
         let old_services = previous.map(|p| p.services).unwrap_or_default();
-        let is_ready = facts.ready;
-        self.pods.insert(
-            uid.clone(),
-            PodState {
-                facts,
-                services: services.clone(),
-            },
-        );
+        let is_ready = state.ready;
+        self.pods.insert(uid.clone(), state);
         let mut touched: Vec<Arc<str>> = old_services.clone();
         touched.extend(services.iter().cloned());
         touched.sort();
@@ -470,21 +552,14 @@ impl InventoryProjector {
         let uid: Arc<str> = Arc::from(id.uid.as_str());
         let key = InventoryKey::new(ResourceType::ContainerApplicationInstance, uid.clone());
         if let Some(old) = self.pods.remove(&uid) {
-            self.index_pod_labels(&uid, &old.facts, false);
-            if let Some(node) = &old.facts.node_name
-                && let Some(pods) = self.pods_by_node.get_mut(node)
-            {
-                pods.remove(&uid);
-                if pods.is_empty() {
-                    self.pods_by_node.remove(node);
-                }
-            }
-            self.forget_namespaced(&old.facts.namespace, &key);
+            self.index_pod_labels(&uid, &old, false);
+            self.unlink_pod_from_node(&uid, old.node.as_ref());
+            self.forget_namespaced(&old.namespace, &key);
             for service in &old.services {
                 if let Some(state) = self.services.get_mut(service)
                     && state.selected.remove(&uid)
                 {
-                    state.ready -= usize::from(old.facts.ready).min(state.ready);
+                    state.ready -= usize::from(old.ready).min(state.ready);
                 }
                 self.refresh_service(service);
             }
@@ -513,7 +588,7 @@ impl InventoryProjector {
                 state
                     .selected
                     .iter()
-                    .filter_map(|pod| self.pods.get(pod).map(|p| &p.facts)),
+                    .filter_map(|pod| self.pods.get(pod).map(PodState::ports)),
             )
         } else {
             Vec::new()
@@ -636,7 +711,7 @@ impl InventoryProjector {
         }
         let ready = selected
             .iter()
-            .filter(|p| self.pods.get(*p).is_some_and(|p| p.facts.ready))
+            .filter(|p| self.pods.get(*p).is_some_and(|p| p.ready))
             .count();
         let record = project::project_service(
             service,

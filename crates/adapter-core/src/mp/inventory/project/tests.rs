@@ -265,9 +265,12 @@ fn service_status_needs_a_ready_selected_pod() {
         false,
     )))
     .unwrap();
-    assert_eq!(service_status(&facts, [&not_ready]), ContainerStatus::Down);
     assert_eq!(
-        service_status(&facts, [&not_ready, &ready]),
+        service_status(&facts, [not_ready.ready]),
+        ContainerStatus::Down
+    );
+    assert_eq!(
+        service_status(&facts, [not_ready.ready, ready.ready]),
         ContainerStatus::Up
     );
     assert_eq!(service_status(&facts, []), ContainerStatus::Down);
@@ -286,7 +289,7 @@ fn node_port_local_endpoints_come_from_the_selected_pods_annotations() {
         vec![("http".to_owned(), 8080, L4Protocol::Tcp)]
     );
     let enabled = service_facts(&typed(service_json("ClusterIP", true))).unwrap();
-    let endpoints = npl_endpoints(&enabled, [&pod]);
+    let endpoints = npl_endpoints(&enabled, [pod.ports()]);
     let found: Vec<(i64, L4Protocol)> = endpoints
         .iter()
         .map(|e| (e.node_port.unwrap(), e.protocol.clone().unwrap()))
@@ -297,7 +300,7 @@ fn node_port_local_endpoints_come_from_the_selected_pods_annotations() {
         vec![(61001, L4Protocol::Tcp), (61002, L4Protocol::Udp)]
     );
     let disabled = service_facts(&typed(service_json("ClusterIP", false))).unwrap();
-    assert!(npl_endpoints(&disabled, [&pod]).is_empty());
+    assert!(npl_endpoints(&disabled, [pod.ports()]).is_empty());
     // A garbled annotation is ignored.
     let mut garbled = pod_json("b", json!({}), "Running", true);
     garbled["metadata"]["annotations"] = json!({NPL_POD_ANNOTATION: "{not json"});
