@@ -207,3 +207,202 @@ pub fn apply(plan: &Plan, observed: &ObservedState) -> ObservedState {
     after.sort();
     after
 }
+
+#[cfg(test)]
+mod tests {
+    use antrea_types::ClusterGroupSpec;
+    use antrea_types::{ClusterGroup, Tier};
+    use serde_json::json;
+
+    use super::*;
+    use crate::ccp::check::ObjectSchemas;
+    use crate::ccp::naming::{DISPLAY_NAME_ANNOTATION, MANAGED_BY_LABEL, NSX_REVISION_ANNOTATION};
+    use crate::ccp::objects::AntreaKind;
+    use crate::ccp::span::Span;
+    use crate::ccp::translate::{TranslateOptions, Translator};
+
+    fn identity() -> ClusterIdentity {
+        ClusterIdentity::new("cluster-a")
+    }
+
+    fn desired() -> DesiredState {
+        let (span, _) = Span::from_documents([
+            json!({"resource_type": "Group", "id": "web", "path": "/infra/domains/default/groups/web", "unique_id": "u-web", "_revision": 1,
+                   "group_type": ["ANTREA"], "expression": [{"resource_type": "Condition", "member_type": "Pod", "key": "Tag", "operator": "EQUALS", "value": "app|web"}]}),
+            json!({"resource_type": "SecurityPolicy", "id": "p", "path": "/infra/domains/default/security-policies/p", "unique_id": "u-p", "_revision": 1,
+                   "category": "Application", "sequence_number": 1,
+                   "rules": [{"resource_type": "Rule", "id": "r", "rule_id": 7, "source_groups": ["/infra/domains/default/groups/web"], "action": "ALLOW", "direction": "IN"}]}),
+        ]);
+        let translator = Translator::new(
+            identity(),
+            TranslateOptions::default(),
+            ObjectSchemas::builtin().unwrap(),
+        );
+        translator.translate(&span).desired
+    }
+
+    fn kinds(plan: &Plan) -> Vec<(String, AntreaKind)> {
+        plan.actions
+            .iter()
+            .map(|action| {
+                let verb = match action {
+                    PlanAction::Create(_) => "create",
+                    PlanAction::Update { .. } => "update",
+                    PlanAction::Delete(_) => "delete",
+                };
+                (verb.to_owned(), action.key().kind)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn creates_run_tiers_children_parents_policies() {
+        let desired = desired();
+        let plan = plan(&desired, &ObservedState::default(), &identity());
+        // 4 tiers, the criterion child, the group parent, the policy.
+        assert_eq!(plan.counts(), (7, 0, 0));
+        let order: Vec<String> = plan.actions.iter().map(|a| a.key().name).collect();
+        assert!(
+            order[..4]
+                .iter()
+                .all(|name| name.starts_with("nsx-category-"))
+        );
+        assert!(
+            order[4].starts_with("nsx-g-web-") && order[4].len() > order[5].len(),
+            "child first: {order:?}"
+        );
+        assert!(order[5].starts_with("nsx-g-web-"));
+        assert!(order[6].starts_with("nsx-p-p-"));
+        assert_eq!(
+            kinds(&plan).last().map(|k| k.1),
+            Some(AntreaKind::ClusterNetworkPolicy)
+        );
+        let after = apply(&plan, &ObservedState::default());
+        assert!(super::plan(&desired, &after, &identity()).is_empty());
+    }
+
+    #[test]
+    fn manual_edits_are_reverted_and_revision_only_changes_write_nothing() {
+        let desired = desired();
+        let mut live = apply(
+            &plan(&desired, &ObservedState::default(), &identity()),
+            &ObservedState::default(),
+        );
+        // A new NSX revision with the same content: no write.
+        live.cluster_network_policies[0]
+            .metadata
+            .annotations
+            .as_mut()
+            .unwrap()
+            .insert(NSX_REVISION_ANNOTATION.into(), "41".into());
+        assert!(plan(&desired, &live, &identity()).is_empty());
+        // A hand edit of the spec (hash annotation untouched): reverted.
+        live.cluster_network_policies[0].spec.priority = 99.0;
+        let fix = plan(&desired, &live, &identity());
+        assert!(matches!(
+            &fix.actions[..],
+            [PlanAction::Update {
+                reason: UpdateReason::LiveSpecDiffers,
+                ..
+            }]
+        ));
+        live.cluster_network_policies[0].spec.priority =
+            desired.cluster_network_policies[0].spec.priority;
+        // A renamed NSX object: metadata update.
+        live.cluster_groups[0]
+            .metadata
+            .annotations
+            .as_mut()
+            .unwrap()
+            .insert(DISPLAY_NAME_ANNOTATION.into(), "old name".into());
+        let fix = plan(&desired, &live, &identity());
+        assert!(matches!(
+            &fix.actions[..],
+            [PlanAction::Update {
+                reason: UpdateReason::MetadataDiffers,
+                ..
+            }]
+        ));
+    }
+
+    #[test]
+    fn stale_owned_objects_are_deleted_in_reverse_order_and_foreign_ones_kept() {
+        let desired = desired();
+        let mut live = apply(
+            &plan(&desired, &ObservedState::default(), &identity()),
+            &ObservedState::default(),
+        );
+        // Everything ours becomes stale when nothing is desired but the tiers.
+        let only_tiers = DesiredState {
+            tiers: desired.tiers.clone(),
+            ..DesiredState::default()
+        };
+        // Plus an unowned lookalike and another cluster's object.
+        let mut foreign = ClusterGroup::new(
+            "nsx-g-foreign-0000000000000000",
+            ClusterGroupSpec::default(),
+        );
+        foreign.metadata.labels =
+            Some([(MANAGED_BY_LABEL.to_owned(), "someone-else".to_owned())].into());
+        live.cluster_groups.push(foreign);
+        let mut other_cluster = live.cluster_groups[0].clone();
+        other_cluster.metadata.name = Some("nsx-g-other-cluster".into());
+        other_cluster.metadata.labels = Some(crate::ccp::naming::ownership_labels(
+            &ClusterIdentity::new("cluster-b"),
+            crate::ccp::naming::ObjectRole::Group,
+        ));
+        live.cluster_groups.push(other_cluster);
+        live.sort();
+        let plan = plan(&only_tiers, &live, &identity());
+        assert_eq!(
+            kinds(&plan),
+            vec![
+                ("delete".into(), AntreaKind::ClusterNetworkPolicy),
+                ("delete".into(), AntreaKind::ClusterGroup),
+                ("delete".into(), AntreaKind::ClusterGroup),
+            ]
+        );
+        let names: Vec<String> = plan.actions.iter().map(|a| a.key().name).collect();
+        assert!(
+            names[1].len() < names[2].len(),
+            "parent before child: {names:?}"
+        );
+        assert!(
+            !names
+                .iter()
+                .any(|n| n.contains("foreign") || n.contains("other-cluster"))
+        );
+    }
+
+    #[test]
+    fn foreign_objects_with_our_names_are_conflicts() {
+        let desired = desired();
+        let mut live = ObservedState::default();
+        let mut squatter = desired.cluster_network_policies[0].clone();
+        squatter.metadata.labels = None;
+        live.cluster_network_policies.push(squatter);
+        let mut tier = Tier::new("nsx-category-emergency", desired.tiers[1].spec.clone());
+        tier.metadata = desired
+            .tiers
+            .iter()
+            .find(|t| t.metadata.name == tier.metadata.name)
+            .unwrap()
+            .metadata
+            .clone();
+        tier.spec.priority = 7;
+        live.tiers.push(tier);
+        let plan = plan(&desired, &live, &identity());
+        assert_eq!(plan.conflicts.len(), 2, "{:?}", plan.conflicts);
+        assert!(
+            plan.conflicts
+                .iter()
+                .any(|c| c.reason.contains("not owned"))
+        );
+        assert!(plan.conflicts.iter().any(|c| c.reason.contains("priority")));
+        assert!(
+            plan.actions
+                .iter()
+                .all(|a| a.key() != plan.conflicts[0].key && a.key() != plan.conflicts[1].key)
+        );
+    }
+}

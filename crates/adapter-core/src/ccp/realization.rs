@@ -334,3 +334,277 @@ pub fn gone<'a>(
         .map(str::to_owned)
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use antrea_types::group::{GroupCondition, GroupStatus};
+    use antrea_types::policy::{NetworkPolicyCondition, NetworkPolicyStatus};
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+    use serde_json::json;
+
+    use super::*;
+    use crate::ccp::check::ObjectSchemas;
+    use crate::ccp::objects::AntreaKind;
+    use crate::ccp::plan::{apply, plan};
+    use crate::ccp::span::Span;
+    use crate::ccp::translate::{TranslateOptions, Translator};
+
+    const POLICY: &str = "/infra/domains/default/security-policies/p";
+    const GROUP: &str = "/infra/domains/default/groups/web";
+    const BROKEN: &str = "/infra/domains/default/security-policies/broken";
+
+    fn identity() -> ClusterIdentity {
+        ClusterIdentity::new("cluster-a")
+    }
+
+    fn translation() -> Translation {
+        let (span, _) = Span::from_documents([
+            json!({"resource_type": "Group", "id": "web", "path": GROUP, "unique_id": "u-web", "_revision": 1,
+                   "group_type": ["ANTREA"], "expression": [{"resource_type": "Condition", "member_type": "Pod", "key": "Tag", "operator": "EQUALS", "value": "app|web"}]}),
+            json!({"resource_type": "SecurityPolicy", "id": "p", "path": POLICY, "unique_id": "u-p", "_revision": 2,
+                   "category": "Application", "sequence_number": 1,
+                   "rules": [{"resource_type": "Rule", "id": "r", "rule_id": 7, "source_groups": [GROUP], "action": "ALLOW", "direction": "IN"}]}),
+            json!({"resource_type": "SecurityPolicy", "id": "broken", "path": BROKEN, "unique_id": "u-b", "_revision": 1,
+                   "category": "Ethernet", "rules": []}),
+        ]);
+        Translator::new(
+            identity(),
+            TranslateOptions::default(),
+            ObjectSchemas::builtin().unwrap(),
+        )
+        .translate(&span)
+    }
+
+    fn at(second: i64) -> Timestamp {
+        Timestamp::from_second(1_800_000_000 + second).unwrap()
+    }
+
+    /// The desired state as written, created at second 0, with healthy status everywhere.
+    fn realized(translation: &Translation) -> ObservedState {
+        let mut live = apply(
+            &plan(&translation.desired, &ObservedState::default(), &identity()),
+            &ObservedState::default(),
+        );
+        for group in &mut live.cluster_groups {
+            group.metadata.creation_timestamp = Some(Time(at(0)));
+            group.status = Some(GroupStatus {
+                conditions: Some(vec![GroupCondition {
+                    type_: GroupConditionType::GroupMembersComputed,
+                    status: ConditionStatus::True,
+                    reason: None,
+                    message: None,
+                    last_transition_time: None,
+                }]),
+            });
+        }
+        for policy in &mut live.cluster_network_policies {
+            policy.metadata.creation_timestamp = Some(Time(at(0)));
+            policy.metadata.generation = Some(3);
+            policy.status = Some(NetworkPolicyStatus {
+                phase: Some(NetworkPolicyPhase::Realized),
+                observed_generation: Some(3),
+                current_nodes_realized: Some(4),
+                desired_nodes_realized: Some(4),
+                conditions: None,
+            });
+        }
+        live
+    }
+
+    fn run(
+        translation: &Translation,
+        live: &ObservedState,
+        failures: &BTreeMap<ObjectKey, WriteFailure>,
+        now: i64,
+    ) -> BTreeMap<String, Realization> {
+        let applied_at = BTreeMap::new();
+        let input = RealizationInput {
+            translation,
+            observed: live,
+            write_failures: failures,
+            applied_at: &applied_at,
+            now: at(now),
+            timeout: Duration::from_secs(60),
+        };
+        realize(&input)
+            .into_iter()
+            .map(|r| (r.id.path.clone(), r))
+            .collect()
+    }
+
+    #[test]
+    fn everything_realized_is_success_with_node_counts() {
+        let translation = translation();
+        let result = run(&translation, &realized(&translation), &BTreeMap::new(), 5);
+        let policy = &result[POLICY];
+        assert_eq!(policy.state, RealizationState::Success, "{policy:?}");
+        assert_eq!(
+            (policy.desired_nodes, policy.realized_nodes),
+            (Some(4), Some(4))
+        );
+        assert_eq!(
+            policy.realized_entities.len(),
+            4,
+            "tier, policy, parent and child group"
+        );
+        assert_eq!(policy.id.revision, 2);
+        assert_eq!(result[GROUP].state, RealizationState::Success);
+        assert_eq!(result[BROKEN].state, RealizationState::Error);
+        assert_eq!(result[BROKEN].errors[0].reason, Reason::UnsupportedCategory);
+    }
+
+    #[test]
+    fn waiting_is_in_progress_until_the_timeout() {
+        let translation = translation();
+        let mut live = realized(&translation);
+        live.cluster_network_policies[0]
+            .status
+            .as_mut()
+            .unwrap()
+            .phase = Some(NetworkPolicyPhase::Realizing);
+        assert_eq!(
+            run(&translation, &live, &BTreeMap::new(), 59)[POLICY].state,
+            RealizationState::InProgress
+        );
+        let late = &run(&translation, &live, &BTreeMap::new(), 60)[POLICY];
+        assert_eq!(late.state, RealizationState::Error);
+        assert_eq!(late.errors[0].reason, Reason::RealizationTimeout);
+        assert!(
+            late.errors[0].message.contains("phase Realizing"),
+            "{late:?}"
+        );
+
+        // An older generation's "Realized" says nothing about the current one.
+        let mut live = realized(&translation);
+        live.cluster_network_policies[0].metadata.generation = Some(4);
+        assert_eq!(
+            run(&translation, &live, &BTreeMap::new(), 1)[POLICY].state,
+            RealizationState::InProgress
+        );
+
+        // Nor does the status of an object that still holds an older rendering.
+        let mut live = realized(&translation);
+        live.cluster_network_policies[0].spec.priority = 9.0;
+        assert_eq!(
+            run(&translation, &live, &BTreeMap::new(), 1)[POLICY].state,
+            RealizationState::InProgress
+        );
+
+        // A group whose members are not computed holds its policy back too.
+        let mut live = realized(&translation);
+        live.cluster_groups[1].status = None;
+        let result = run(&translation, &live, &BTreeMap::new(), 1);
+        assert_eq!(result[POLICY].state, RealizationState::InProgress);
+        assert_eq!(result[GROUP].state, RealizationState::InProgress);
+
+        // Missing objects, with the time of apply given explicitly.
+        let empty = ObservedState::default();
+        let applied_at = BTreeMap::from([(POLICY.to_owned(), at(100))]);
+        let input = RealizationInput {
+            translation: &translation,
+            observed: &empty,
+            write_failures: &BTreeMap::new(),
+            applied_at: &applied_at,
+            now: at(130),
+            timeout: Duration::from_secs(60),
+        };
+        let states: BTreeMap<_, _> = realize(&input)
+            .into_iter()
+            .map(|r| (r.id.path, r.state))
+            .collect();
+        assert_eq!(states[POLICY], RealizationState::InProgress);
+        // Without a time of apply and without objects there is no clock to time out by.
+        assert_eq!(states[GROUP], RealizationState::InProgress);
+    }
+
+    #[test]
+    fn antrea_failures_and_write_errors_are_errors() {
+        let translation = translation();
+        let mut live = realized(&translation);
+        live.cluster_network_policies[0]
+            .status
+            .as_mut()
+            .unwrap()
+            .conditions = Some(vec![NetworkPolicyCondition {
+            type_: NetworkPolicyConditionType::Realizable,
+            status: ConditionStatus::False,
+            last_transition_time: None,
+            reason: Some("NetworkPolicyAppliedToUnsupportedGroup".into()),
+            message: Some("group spans namespaces".into()),
+        }]);
+        let failed = &run(&translation, &live, &BTreeMap::new(), 1)[POLICY];
+        assert_eq!(failed.state, RealizationState::Error);
+        assert_eq!(failed.errors[0].reason, Reason::AntreaRealizationFailed);
+        assert!(
+            failed.errors[0]
+                .message
+                .contains("NetworkPolicyAppliedToUnsupportedGroup")
+        );
+
+        let mut live = realized(&translation);
+        live.cluster_groups[0]
+            .status
+            .as_mut()
+            .unwrap()
+            .conditions
+            .as_mut()
+            .unwrap()[0] = GroupCondition {
+            type_: GroupConditionType::GroupMembersComputed,
+            status: ConditionStatus::False,
+            reason: Some("ChildGroupsNestingExceeded".into()),
+            message: None,
+            last_transition_time: None,
+        };
+        assert_eq!(
+            run(&translation, &live, &BTreeMap::new(), 1)[GROUP].errors[0].reason,
+            Reason::AntreaRealizationFailed
+        );
+
+        let policy_key = translation.desired.cluster_network_policies[0]
+            .metadata
+            .name
+            .clone()
+            .unwrap();
+        let failures = BTreeMap::from([
+            (
+                ObjectKey::new(AntreaKind::ClusterNetworkPolicy, &policy_key),
+                WriteFailure::Rejected {
+                    message: "tier nsx-category-application does not exist".into(),
+                },
+            ),
+            (
+                ObjectKey::new(AntreaKind::Tier, "nsx-category-application"),
+                WriteFailure::Unavailable {
+                    message: "connection refused".into(),
+                },
+            ),
+        ]);
+        let result = run(&translation, &ObservedState::default(), &failures, 1);
+        let reasons: Vec<Reason> = result[POLICY].errors.iter().map(|e| e.reason).collect();
+        assert_eq!(
+            reasons,
+            vec![Reason::KubernetesUnavailable, Reason::AntreaRejected]
+        );
+        assert!(result[POLICY].errors[1].message.contains("does not exist"));
+        assert_eq!(result[GROUP].state, RealizationState::InProgress);
+    }
+
+    #[test]
+    fn paths_are_gone_once_their_objects_are() {
+        let translation = translation();
+        let live = realized(&translation);
+        assert_eq!(
+            gone([POLICY, "/infra/x"], &live, &identity()),
+            vec!["/infra/x".to_owned()]
+        );
+        assert_eq!(
+            gone([POLICY], &ObservedState::default(), &identity()),
+            vec![POLICY.to_owned()]
+        );
+        // Objects of another cluster do not hold a path back.
+        assert_eq!(
+            gone([POLICY], &live, &ClusterIdentity::new("cluster-b")),
+            vec![POLICY.to_owned()]
+        );
+    }
+}

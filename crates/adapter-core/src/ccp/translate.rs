@@ -604,3 +604,94 @@ fn display_name(meta: Option<&nsx_model::policy::PolicyObjectMeta>, path: &str) 
         .filter(|name| !name.is_empty())
         .unwrap_or_else(|| path_id(path).to_owned())
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn translator() -> Translator {
+        Translator::new(
+            ClusterIdentity::new("cluster-a"),
+            TranslateOptions::default(),
+            ObjectSchemas::builtin().expect("builtin schemas"),
+        )
+    }
+
+    fn policy(path: &str, unique_id: &str) -> serde_json::Value {
+        json!({"resource_type": "SecurityPolicy", "id": path_id(path), "path": path, "unique_id": unique_id,
+               "_revision": 1, "category": "Application", "sequence_number": 3,
+               "rules": [{"resource_type": "Rule", "id": "r", "rule_id": 1, "action": "DROP", "direction": "IN"}]})
+    }
+
+    #[test]
+    fn two_objects_with_one_name_are_a_conflict_not_a_merge() {
+        // Same id and unique_id under two domains: one Antrea name.
+        let (span, _) = Span::from_documents([
+            policy("/infra/domains/a/security-policies/p", "same"),
+            policy("/infra/domains/b/security-policies/p", "same"),
+        ]);
+        let translation = translator().translate(&span);
+        assert_eq!(translation.desired.cluster_network_policies.len(), 1);
+        let second = translation
+            .verdict(
+                NsxKind::SecurityPolicy,
+                "/infra/domains/b/security-policies/p",
+            )
+            .unwrap();
+        assert_eq!(second.errors()[0].reason, Reason::NameConflict);
+        assert!(second.objects().is_empty());
+        let first = translation
+            .verdict(
+                NsxKind::SecurityPolicy,
+                "/infra/domains/a/security-policies/p",
+            )
+            .unwrap();
+        assert_eq!(first.objects().len(), 2, "tier and policy");
+    }
+
+    #[test]
+    fn translation_is_deterministic_and_priorities_are_ordered() {
+        let (span, _) = Span::from_documents([
+            policy("/infra/domains/default/security-policies/b", "ub"),
+            policy("/infra/domains/default/security-policies/a", "ua"),
+        ]);
+        let translator = translator();
+        let first = translator.translate(&span);
+        assert_eq!(first, translator.translate(&span));
+        let priority = |name: &str| {
+            first
+                .desired
+                .cluster_network_policies
+                .iter()
+                .find(|p| p.metadata.name.as_deref().unwrap().starts_with(name))
+                .unwrap()
+                .spec
+                .priority
+        };
+        assert!(priority("nsx-p-a-") < priority("nsx-p-b-"));
+        assert_eq!(priority("nsx-p-a-"), 1.003);
+    }
+
+    #[test]
+    fn the_four_tiers_are_always_desired() {
+        let translation = translator().translate(&Span::default());
+        assert_eq!(translation.desired.tiers.len(), 4);
+        assert!(translation.verdicts.is_empty());
+        let mut priorities: Vec<i32> = translation
+            .desired
+            .tiers
+            .iter()
+            .map(|t| t.spec.priority)
+            .collect();
+        priorities.sort();
+        assert_eq!(priorities, vec![1, 2, 3, 4]);
+    }
+
+    #[test]
+    fn single_stack_options_select_families() {
+        assert_eq!(IpFamilies::Ipv4Only.families(), [IpFamily::V4].into());
+        assert_eq!(IpFamilies::default().families().len(), 2);
+    }
+}
