@@ -147,11 +147,11 @@ pub struct InventoryProjector {
     index: InventoryIndex,
     /// Namespace name → UID.
     namespaces: HashMap<String, String>,
-    /// Namespace name → keys of the namespaced records in it.
+    /// Namespace name → keys of the namespaced records projected before its UID was known.
     by_namespace: HashMap<String, HashSet<InventoryKey>>,
     /// Node name → UID.
     nodes: HashMap<String, String>,
-    /// Node name → UIDs of the Pods on it.
+    /// Node name → UIDs of the Pods projected on it before its UID was known.
     pods_by_node: HashMap<String, HashSet<Arc<str>>>,
     pods: HashMap<Arc<str>, PodState>,
     /// Namespace → label key/value → Pod UIDs.
@@ -229,7 +229,11 @@ impl InventoryProjector {
         self.namespaces.get(namespace).map(String::as_str)
     }
 
+    /// Remembers a namespaced record that still waits for its Namespace's UID.
     fn remember_namespaced(&mut self, namespace: &str, key: InventoryKey) {
+        if self.namespaces.contains_key(namespace) {
+            return;
+        }
         self.by_namespace
             .entry(namespace.to_owned())
             .or_default()
@@ -257,8 +261,8 @@ impl InventoryProjector {
             self.namespaces.insert(name.clone(), uid.clone());
             let members: Vec<InventoryKey> = self
                 .by_namespace
-                .get(&name)
-                .map(|keys| keys.iter().cloned().collect())
+                .remove(&name)
+                .map(|keys| keys.into_iter().collect())
                 .unwrap_or_default();
             for key in members {
                 let uid = uid.clone();
@@ -292,8 +296,8 @@ impl InventoryProjector {
             self.nodes.insert(name.clone(), uid.clone());
             let pods: Vec<Arc<str>> = self
                 .pods_by_node
-                .get(&name)
-                .map(|pods| pods.iter().cloned().collect())
+                .remove(&name)
+                .map(|pods| pods.into_iter().collect())
                 .unwrap_or_default();
             for pod in pods {
                 let key = InventoryKey::new(ResourceType::ContainerApplicationInstance, pod);
@@ -513,7 +517,9 @@ impl InventoryProjector {
         self.index.apply(record)?;
         let state = self.pod_state(facts, services.clone());
         self.index_pod_labels(&uid, &state, true);
-        if let Some(node) = &state.node {
+        if let Some(node) = &state.node
+            && !self.nodes.contains_key(&**node)
+        {
             self.pods_by_node
                 .entry(node.to_string())
                 .or_default()
