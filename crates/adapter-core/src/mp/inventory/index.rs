@@ -406,7 +406,8 @@ impl InventoryIndex {
     /// reports). Afterwards the queue holds exactly the creates, updates and deletes that
     /// make NSX equal to the desired records; NSX's own fields (`_last_sync_time`,
     /// `network_status`, ...) are ignored ([`normalize_nsx_record`]). Needs every batch
-    /// settled.
+    /// settled. A ContainerCluster NSX lists is compared only if the index holds one with
+    /// that id; it is never deleted.
     pub fn diff_against(
         &mut self,
         nsx_records: impl IntoIterator<Item = ContainerObject>,
@@ -417,6 +418,13 @@ impl InventoryIndex {
         let mut nsx: HashMap<InventoryKey, Arc<ContainerObject>> = HashMap::new();
         for mut record in nsx_records {
             if record.external_id().is_empty() {
+                continue;
+            }
+            // Deleting the ContainerCluster would delete the whole inventory: the full
+            // comparison only updates it, and only when the index holds it.
+            if record.resource_type() == ResourceType::ContainerCluster
+                && !self.records.contains_key(&InventoryKey::of(&record))
+            {
                 continue;
             }
             normalize_nsx_record(&mut record);

@@ -483,3 +483,37 @@ fn diff_against_deletes_what_vanished_during_an_outage() {
     drain(&mut after, &mut nsx);
     assert_eq!(nsx.parsed(), desired_json(&after));
 }
+
+#[test]
+fn a_full_comparison_never_deletes_the_container_cluster() {
+    use nsx_model::inventory::{ClusterType, ContainerCluster};
+    let cluster = |kind: ClusterType| {
+        ContainerObject::ContainerCluster(ContainerCluster {
+            external_id: "cluster-1".into(),
+            display_name: Some("sales".into()),
+            cluster_type: Some(kind),
+            ..Default::default()
+        })
+    };
+    let mut index = InventoryIndex::new();
+    index.apply(record(1, 0)).unwrap();
+    let summary = index
+        .diff_against([cluster(ClusterType::Kubernetes)])
+        .unwrap();
+    assert_eq!(summary.deletes, 0);
+    let batch = index.next_batch(10).unwrap();
+    assert!(
+        batch
+            .data
+            .container_inventory_objects
+            .iter()
+            .all(|o| o.object_update_type != ObjectUpdateType::Delete)
+    );
+    index.ack(batch.id).unwrap();
+    // When the index holds the cluster record, a difference is an update.
+    index.apply(cluster(ClusterType::WorkloadCluster)).unwrap();
+    let summary = index
+        .diff_against([cluster(ClusterType::Kubernetes), record(1, 0)])
+        .unwrap();
+    assert_eq!((summary.updates, summary.deletes), (1, 0));
+}
