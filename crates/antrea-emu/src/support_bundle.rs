@@ -505,11 +505,11 @@ async fn create(shared: &Arc<Shared>, mode: &Mode, body: Body) -> Response {
         };
         (slot.generation, bundle_object(mode, &slot.status))
     };
-    let who = match mode {
-        Mode::Controller => "controller".to_string(),
-        Mode::Agent(node) => format!("agent of {node}"),
-    };
-    tracing::debug!(who, since, "collecting a support bundle");
+    let line = format!("\"Collecting support bundle\" since=\"{since}\"");
+    match mode {
+        Mode::Controller => log_controller(shared, "supportbundle/rest.go:131", line),
+        Mode::Agent(node) => log_agent(shared, node, "supportbundle/rest.go:131", line),
+    }
     let shared = shared.clone();
     let mode = mode.clone();
     tokio::spawn(async move { collect(shared, mode, generation, since).await });
