@@ -12,6 +12,7 @@
 //! [`ContainerObject`] is the polymorphic record, tagged by `resource_type` as on the wire.
 
 use std::fmt;
+use std::sync::Arc;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::{Map, Value};
@@ -20,6 +21,115 @@ use serde_json::{Map, Value};
 pub trait OpenEnumValue {
     /// The wire spelling.
     fn as_str(&self) -> &str;
+}
+
+/// A string shared between records (ids and tags that many records repeat): serialized as a
+/// plain JSON string, cloned without copying.
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct SharedStr(Arc<str>);
+
+impl SharedStr {
+    /// The text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The shared text itself.
+    pub fn as_arc(&self) -> &Arc<str> {
+        &self.0
+    }
+}
+
+impl Default for SharedStr {
+    fn default() -> Self {
+        Self(Arc::from(""))
+    }
+}
+
+impl std::ops::Deref for SharedStr {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::borrow::Borrow<str> for SharedStr {
+    fn borrow(&self) -> &str {
+        &self.0
+    }
+}
+
+impl AsRef<str> for SharedStr {
+    fn as_ref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl From<&str> for SharedStr {
+    fn from(text: &str) -> Self {
+        Self(Arc::from(text))
+    }
+}
+
+impl From<String> for SharedStr {
+    fn from(text: String) -> Self {
+        Self(Arc::from(text))
+    }
+}
+
+impl From<&String> for SharedStr {
+    fn from(text: &String) -> Self {
+        Self(Arc::from(text.as_str()))
+    }
+}
+
+impl From<Arc<str>> for SharedStr {
+    fn from(text: Arc<str>) -> Self {
+        Self(text)
+    }
+}
+
+impl PartialEq<str> for SharedStr {
+    fn eq(&self, other: &str) -> bool {
+        &*self.0 == other
+    }
+}
+
+impl PartialEq<&str> for SharedStr {
+    fn eq(&self, other: &&str) -> bool {
+        &*self.0 == *other
+    }
+}
+
+impl PartialEq<String> for SharedStr {
+    fn eq(&self, other: &String) -> bool {
+        *self.0 == **other
+    }
+}
+
+impl fmt::Debug for SharedStr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&*self.0, f)
+    }
+}
+
+impl fmt::Display for SharedStr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl Serialize for SharedStr {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for SharedStr {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = std::borrow::Cow::<'de, str>::deserialize(deserializer)?;
+        Ok(Self(Arc::from(&*text)))
+    }
 }
 
 /// An NSX enum carried as a string: the known values as variants, anything else as `Other`.
@@ -176,24 +286,24 @@ open_enum! {
 /// NSX `Tag`: `scope` (≤ 128 characters) and `tag` (≤ 256 characters).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct Tag {
-    #[serde(default, skip_serializing_if = "String::is_empty")]
-    pub scope: String,
-    #[serde(default, skip_serializing_if = "String::is_empty")]
-    pub tag: String,
+    #[serde(default, skip_serializing_if = "str::is_empty")]
+    pub scope: SharedStr,
+    #[serde(default, skip_serializing_if = "str::is_empty")]
+    pub tag: SharedStr,
 }
 
 /// NSX `KeyValuePair` (`origin_properties` entries).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct KeyValuePair {
     #[serde(default)]
-    pub key: String,
+    pub key: SharedStr,
     #[serde(default)]
-    pub value: String,
+    pub value: SharedStr,
 }
 
 impl KeyValuePair {
     /// A pair.
-    pub fn new(key: impl Into<String>, value: impl Into<String>) -> Self {
+    pub fn new(key: impl Into<SharedStr>, value: impl Into<SharedStr>) -> Self {
         Self {
             key: key.into(),
             value: value.into(),
@@ -391,7 +501,7 @@ record! {
     /// NSX `ContainerProject`: a Namespace.
     ContainerProject {
         #[serde(default, skip_serializing_if = "Option::is_none")]
-        container_cluster_id: Option<String>,
+        container_cluster_id: Option<SharedStr>,
         /// Read-only.
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
         network_errors: Vec<NetworkError>,
@@ -407,9 +517,9 @@ record! {
         cluster_ips: Vec<String>,
         /// Read-only in the model; NSX sets it from the update's cluster.
         #[serde(default, skip_serializing_if = "Option::is_none")]
-        container_cluster_id: Option<String>,
+        container_cluster_id: Option<SharedStr>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
-        container_project_id: Option<String>,
+        container_project_id: Option<SharedStr>,
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
         load_balancer_ingress: Vec<ContainerLoadBalancerIngress>,
         /// Read-only.
@@ -433,15 +543,15 @@ record! {
     /// `origin_properties` entry `ip` (comma-joined when dual-stack).
     ContainerApplicationInstance {
         #[serde(default, skip_serializing_if = "Option::is_none")]
-        cluster_node_id: Option<String>,
+        cluster_node_id: Option<SharedStr>,
         /// The `external_id`s of the ContainerApplications (Services) selecting the Pod.
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
-        container_application_ids: Vec<String>,
+        container_application_ids: Vec<SharedStr>,
         /// Read-only in the model; NSX sets it from the update's cluster.
         #[serde(default, skip_serializing_if = "Option::is_none")]
-        container_cluster_id: Option<String>,
+        container_cluster_id: Option<SharedStr>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
-        container_project_id: Option<String>,
+        container_project_id: Option<SharedStr>,
         /// Read-only.
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
         network_errors: Vec<NetworkError>,
@@ -458,7 +568,7 @@ record! {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         cni_agent_status: Option<CniAgentStatus>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
-        container_cluster_id: Option<String>,
+        container_cluster_id: Option<SharedStr>,
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
         external_ip_addresses: Vec<String>,
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -479,11 +589,11 @@ record! {
     /// NSX `ContainerIngressPolicy`: an Ingress.
     ContainerIngressPolicy {
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
-        container_application_ids: Vec<String>,
+        container_application_ids: Vec<SharedStr>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
-        container_cluster_id: Option<String>,
+        container_cluster_id: Option<SharedStr>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
-        container_project_id: Option<String>,
+        container_project_id: Option<SharedStr>,
         /// Spelled `load_balance_ingress` by NSX.
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
         load_balance_ingress: Vec<ContainerLoadBalancerIngress>,
@@ -503,9 +613,9 @@ record! {
     /// ClusterNetworkPolicy or an Antrea NetworkPolicy.
     ContainerNetworkPolicy {
         #[serde(default, skip_serializing_if = "Option::is_none")]
-        container_cluster_id: Option<String>,
+        container_cluster_id: Option<SharedStr>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
-        container_project_id: Option<String>,
+        container_project_id: Option<SharedStr>,
         /// Read-only.
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
         network_errors: Vec<NetworkError>,
@@ -523,7 +633,7 @@ record! {
     /// NSX `ContainerEgress`: an Antrea Egress.
     ContainerEgress {
         #[serde(default, skip_serializing_if = "Option::is_none")]
-        container_cluster_id: Option<String>,
+        container_cluster_id: Option<SharedStr>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         egress_ip: Option<String>,
         /// The Egress spec as YAML.
@@ -536,7 +646,7 @@ record! {
     /// NSX `ContainerIpPool`: an Antrea ExternalIPPool.
     ContainerIpPool {
         #[serde(default, skip_serializing_if = "Option::is_none")]
-        container_cluster_id: Option<String>,
+        container_cluster_id: Option<SharedStr>,
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
         ip_ranges: Vec<SubnetIpRange>,
         /// 4 or 6.
@@ -554,9 +664,9 @@ record! {
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
         addresses: Vec<ContainerGatewayAddress>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
-        container_cluster_id: Option<String>,
+        container_cluster_id: Option<SharedStr>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
-        container_project_id: Option<String>,
+        container_project_id: Option<SharedStr>,
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
         listeners: Vec<ContainerGatewayListener>,
         /// The Gateway spec as YAML.

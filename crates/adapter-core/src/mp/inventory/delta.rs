@@ -127,8 +127,8 @@ mod tests {
             external_id: "p1".into(),
             display_name: Some("web-0".into()),
             status: Some(status),
-            container_application_ids: app_ids.iter().map(|s| s.to_string()).collect(),
-            cluster_node_id: node.map(str::to_owned),
+            container_application_ids: app_ids.iter().map(|s| (*s).into()).collect(),
+            cluster_node_id: node.map(Into::into),
             ..Default::default()
         })
     }

@@ -20,7 +20,7 @@ use nsx_model::inventory::{
     ContainerGatewayListener, ContainerIngressPolicy, ContainerIpPool,
     ContainerLoadBalancerIngress, ContainerNetworkPolicy, ContainerObject, ContainerProject,
     ContainerServicePort, ContainerStatus, GatewayAddressType, GatewayProtocol, KeyValuePair,
-    L4Protocol, NetworkPolicyType, NodePortLocalEndpoint, PortStatus, SubnetIpRange,
+    L4Protocol, NetworkPolicyType, NodePortLocalEndpoint, PortStatus, SharedStr, SubnetIpRange,
 };
 use serde::Serialize;
 use serde_json::Value;
@@ -148,7 +148,7 @@ pub fn project_namespace(
         display_name: display_name(&id.name),
         external_id: id.uid,
         tags: tags_from_labels(namespace.metadata.labels.as_ref()),
-        container_cluster_id: Some(cluster_id.to_owned()),
+        container_cluster_id: Some(cluster_id.into()),
         ..Default::default()
     }))
 }
@@ -343,10 +343,10 @@ pub fn project_pod(
             external_id: facts.identity.uid.clone(),
             tags: tags_from_labels(pod.metadata.labels.as_ref()),
             origin_properties,
-            cluster_node_id: refs.node_id.map(str::to_owned),
-            container_application_ids: refs.application_ids.to_vec(),
-            container_cluster_id: Some(refs.cluster_id.to_owned()),
-            container_project_id: refs.project_id.map(str::to_owned),
+            cluster_node_id: refs.node_id.map(SharedStr::from),
+            container_application_ids: refs.application_ids.iter().map(SharedStr::from).collect(),
+            container_cluster_id: Some(refs.cluster_id.into()),
+            container_project_id: refs.project_id.map(SharedStr::from),
             status: Some(pod_status(pod, facts.ready)),
             ..Default::default()
         },
@@ -593,8 +593,8 @@ pub fn project_service(
             tags: tags_from_labels(service.metadata.labels.as_ref()),
             origin_properties,
             cluster_ips,
-            container_cluster_id: Some(refs.cluster_id.to_owned()),
-            container_project_id: refs.project_id.map(str::to_owned),
+            container_cluster_id: Some(refs.cluster_id.into()),
+            container_project_id: refs.project_id.map(SharedStr::from),
             load_balancer_ingress: load_balancer_ingress(
                 service
                     .status
@@ -657,7 +657,7 @@ pub fn project_node(
             } else {
                 CniAgentStatus::Unhealthy
             }),
-            container_cluster_id: Some(cluster_id.to_owned()),
+            container_cluster_id: Some(cluster_id.into()),
             external_ip_addresses: of_type("ExternalIP"),
             ip_addresses: of_type("InternalIP"),
             pod_cidrs,
@@ -710,9 +710,9 @@ pub fn project_ingress(
             display_name: display_name(&id.name),
             external_id: id.uid,
             tags: tags_from_labels(ingress.metadata.labels.as_ref()),
-            container_application_ids: application_ids.to_vec(),
-            container_cluster_id: Some(cluster_id.to_owned()),
-            container_project_id: project_id.map(str::to_owned),
+            container_application_ids: application_ids.iter().map(SharedStr::from).collect(),
+            container_cluster_id: Some(cluster_id.into()),
+            container_project_id: project_id.map(SharedStr::from),
             load_balance_ingress: ingress_load_balancer(
                 ingress
                     .status
@@ -740,8 +740,8 @@ fn network_policy_record(
             display_name: display_name(&id.name),
             external_id: id.uid,
             tags: tags_from_labels(meta.labels.as_ref()),
-            container_cluster_id: Some(cluster_id.to_owned()),
-            container_project_id: project_id.map(str::to_owned),
+            container_cluster_id: Some(cluster_id.into()),
+            container_project_id: project_id.map(SharedStr::from),
             policy_type: Some(policy_type),
             spec,
             ..Default::default()
@@ -850,7 +850,7 @@ pub fn project_egress(
         spec: value_spec("Egress", &id, egress)?,
         external_id: id.uid,
         origin_properties,
-        container_cluster_id: Some(cluster_id.to_owned()),
+        container_cluster_id: Some(cluster_id.into()),
         egress_ip,
         ..Default::default()
     }))
@@ -899,7 +899,7 @@ pub fn project_external_ip_pool(
         tags: tags_from_labels(Some(&labels_of_value(pool))),
         spec: value_spec("ExternalIPPool", &id, pool)?,
         external_id: id.uid,
-        container_cluster_id: Some(cluster_id.to_owned()),
+        container_cluster_id: Some(cluster_id.into()),
         ip_ranges,
         ip_version,
         ..Default::default()
@@ -964,8 +964,8 @@ pub fn project_gateway(
         spec: value_spec("Gateway", &id, gateway)?,
         external_id: id.uid,
         addresses,
-        container_cluster_id: Some(cluster_id.to_owned()),
-        container_project_id: project_id.map(str::to_owned),
+        container_cluster_id: Some(cluster_id.into()),
+        container_project_id: project_id.map(SharedStr::from),
         listeners,
         ..Default::default()
     }))

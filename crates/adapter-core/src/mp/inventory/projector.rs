@@ -27,7 +27,9 @@ use antrea_types::{AntreaAgentInfo, AntreaAgentInfoFields, ClusterNetworkPolicy}
 use k8s_openapi::api::core::v1::{Namespace, Node, Pod, Service};
 use k8s_openapi::api::networking::v1::{Ingress, NetworkPolicy};
 use k8s_openapi::jiff::Timestamp;
-use nsx_model::inventory::{CniAgentStatus, ContainerObject, L4Protocol, ResourceType};
+use nsx_model::inventory::{
+    CniAgentStatus, ContainerObject, L4Protocol, ResourceType, SharedStr, Tag,
+};
 use serde_json::Value;
 
 use super::index::{InventoryError, InventoryIndex, InventoryKey};
@@ -221,8 +223,66 @@ impl InventoryProjector {
         };
         let mut record = (**current).clone();
         change(&mut record);
+        self.share(&mut record);
         // The record keeps its key, so apply cannot fail.
         let _ = self.index.apply(record);
+    }
+
+    /// Replaces the strings many records repeat (ids, tags, property keys) by shared ones.
+    fn share(&mut self, record: &mut ContainerObject) {
+        let strings = &mut self.strings;
+        let mut share = |text: &mut SharedStr| *text = SharedStr::from(strings.intern(text));
+        let mut share_common =
+            |tags: &mut [Tag], keys: &mut [nsx_model::inventory::KeyValuePair]| {
+                for tag in tags {
+                    share(&mut tag.scope);
+                    share(&mut tag.tag);
+                }
+                for pair in keys {
+                    share(&mut pair.key);
+                }
+            };
+        macro_rules! ids {
+            ($r:expr, $($field:ident),*) => {{
+                $(if let Some(id) = $r.$field.as_mut() {
+                    *id = SharedStr::from(self.strings.intern(id));
+                })*
+            }};
+        }
+        match record {
+            ContainerObject::ContainerApplicationInstance(r) => {
+                share_common(&mut r.tags, &mut r.origin_properties);
+                ids!(
+                    r,
+                    container_cluster_id,
+                    container_project_id,
+                    cluster_node_id
+                );
+                for id in &mut r.container_application_ids {
+                    *id = SharedStr::from(self.strings.intern(id));
+                }
+            }
+            ContainerObject::ContainerApplication(r) => {
+                share_common(&mut r.tags, &mut r.origin_properties);
+                ids!(r, container_cluster_id, container_project_id);
+            }
+            ContainerObject::ContainerProject(r) => {
+                share_common(&mut r.tags, &mut r.origin_properties);
+                ids!(r, container_cluster_id);
+            }
+            ContainerObject::ContainerClusterNode(r) => {
+                share_common(&mut r.tags, &mut r.origin_properties);
+                ids!(r, container_cluster_id);
+            }
+            _ => {}
+        }
+    }
+
+    /// Shares a record's strings and sets it in the index.
+    fn store(&mut self, mut record: ContainerObject) -> Result<(), ProjectorError> {
+        self.share(&mut record);
+        self.index.apply(record)?;
+        Ok(())
     }
 
     fn project_id(&self, namespace: &str) -> Option<&str> {
@@ -256,7 +316,7 @@ impl InventoryProjector {
         let record = project::project_namespace(namespace, &self.cluster_id)?;
         let name = namespace.metadata.name.clone().unwrap_or_default();
         let uid = record.external_id().to_owned();
-        self.index.apply(record)?;
+        self.store(record)?;
         if self.namespaces.get(&name) != Some(&uid) {
             self.namespaces.insert(name.clone(), uid.clone());
             let members: Vec<InventoryKey> = self
@@ -291,7 +351,7 @@ impl InventoryProjector {
         let agent = self.agents.get(&name).map(|a| a.health);
         let record = project::project_node(node, &self.cluster_id, agent)?;
         let uid = record.external_id().to_owned();
-        self.index.apply(record)?;
+        self.store(record)?;
         if self.nodes.get(&name) != Some(&uid) {
             self.nodes.insert(name.clone(), uid.clone());
             let pods: Vec<Arc<str>> = self
@@ -304,7 +364,7 @@ impl InventoryProjector {
                 let uid = uid.clone();
                 self.patch(&key, |record| {
                     if let ContainerObject::ContainerApplicationInstance(r) = record {
-                        r.cluster_node_id = Some(uid);
+                        r.cluster_node_id = Some(uid.into());
                     }
                 });
             }
@@ -514,7 +574,7 @@ impl InventoryProjector {
                 application_ids: &application_ids,
             },
         )?;
-        self.index.apply(record)?;
+        self.store(record)?;
         let state = self.pod_state(facts, services.clone());
         self.index_pod_labels(&uid, &state, true);
         if let Some(node) = &state.node
@@ -658,7 +718,7 @@ impl InventoryProjector {
         let key = InventoryKey::new(ResourceType::ContainerApplicationInstance, pod.clone());
         self.patch(&key, |record| {
             if let ContainerObject::ContainerApplicationInstance(r) = record {
-                r.container_application_ids = ids;
+                r.container_application_ids = ids.into_iter().map(SharedStr::from).collect();
             }
         });
     }
@@ -677,7 +737,7 @@ impl InventoryProjector {
             let key = InventoryKey::new(ResourceType::ContainerIngressPolicy, uid.clone());
             self.patch(&key, |record| {
                 if let ContainerObject::ContainerIngressPolicy(r) = record {
-                    r.container_application_ids = ids;
+                    r.container_application_ids = ids.into_iter().map(SharedStr::from).collect();
                 }
             });
         }
@@ -729,7 +789,7 @@ impl InventoryProjector {
                 npl_endpoints: Vec::new(),
             },
         )?;
-        self.index.apply(record)?;
+        self.store(record)?;
         let key = InventoryKey::new(ResourceType::ContainerApplication, uid.clone());
         self.remember_namespaced(&facts.namespace, key);
         let by_name = namespaced_name(&facts.namespace, &facts.identity.name);
@@ -1011,6 +1071,7 @@ fn namespace_of(kind: &'static str, id: &Identity) -> Result<String, ProjectionE
 
 /// Sets `container_project_id` on the record types that have one.
 fn set_project_id(record: &mut ContainerObject, project_id: String) {
+    let project_id = SharedStr::from(project_id);
     match record {
         ContainerObject::ContainerApplication(r) => r.container_project_id = Some(project_id),
         ContainerObject::ContainerApplicationInstance(r) => {

@@ -52,8 +52,8 @@ pub fn tags_from_labels(labels: Option<&BTreeMap<String, String>>) -> Vec<Tag> {
         .iter()
         .take(MAX_LABEL_TAGS.min(MAX_TAGS))
         .map(|(key, value)| Tag {
-            scope: label_scope(key),
-            tag: truncate_chars(value, MAX_TAG_CHARS).to_owned(),
+            scope: label_scope(key).into(),
+            tag: truncate_chars(value, MAX_TAG_CHARS).into(),
         })
         .collect()
 }

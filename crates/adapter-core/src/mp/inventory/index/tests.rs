@@ -105,8 +105,8 @@ fn record(k: u8, v: u8) -> ContainerObject {
             display_name: Some(format!("ns-{k}")),
             tags: (0..v % 3)
                 .map(|i| Tag {
-                    scope: format!("dis:k8s:l{i}"),
-                    tag: format!("{v}"),
+                    scope: format!("dis:k8s:l{i}").into(),
+                    tag: format!("{v}").into(),
                 })
                 .collect(),
             ..Default::default()
@@ -115,9 +115,9 @@ fn record(k: u8, v: u8) -> ContainerObject {
         ContainerObject::ContainerApplicationInstance(ContainerApplicationInstance {
             external_id: format!("pod-{k}"),
             display_name: Some(format!("pod-{k}")),
-            container_project_id: Some(format!("ns-{}", k - k % 3)),
-            cluster_node_id: v.is_multiple_of(2).then(|| format!("node-{v}")),
-            container_application_ids: (0..v % 3).map(|i| format!("svc-{i}")).collect(),
+            container_project_id: Some(format!("ns-{}", k - k % 3).into()),
+            cluster_node_id: v.is_multiple_of(2).then(|| format!("node-{v}").into()),
+            container_application_ids: (0..v % 3).map(|i| format!("svc-{i}").into()).collect(),
             status: Some(if v % 4 < 2 {
                 ContainerStatus::Up
             } else {
