@@ -138,6 +138,85 @@ fn protocol(name: Option<&str>) -> Option<L4Protocol> {
     }
 }
 
+/// What the adapter's configuration says about the cluster itself.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ClusterSettings {
+    /// The ContainerCluster `external_id` (the cluster control plane's node id).
+    pub cluster_id: String,
+    pub display_name: String,
+    /// `clusterType` of mp-adapter.conf (`kubernetes`, `WorkloadCluster`, ...), matched to
+    /// NSX's values without regard to case; unknown values are kept as given.
+    pub cluster_type: String,
+    /// Service CIDRs.
+    pub cluster_ip_ranges: Vec<String>,
+    /// e.g. `30000-32767`.
+    pub node_port_range: Option<String>,
+    /// e.g. `61000-62000` (AntreaAgentInfo `nodePortLocalPortRange`).
+    pub node_port_local_range: Option<String>,
+    /// `vSphere`, `AWS`, ... (case-insensitive), if known.
+    pub infra_type: Option<String>,
+}
+
+/// The ContainerCluster record (`cni_type` Antrea).
+pub fn project_cluster(settings: &ClusterSettings) -> ContainerObject {
+    use nsx_model::inventory::{
+        ClusterType, CniType, ContainerCluster, ContainerInfrastructureInfo, InfraType,
+        OpenEnumValue,
+    };
+    let cluster_type = ClusterType::from_wire(&settings.cluster_type);
+    let cluster_type = [
+        "PAS",
+        "PKS",
+        "Kubernetes",
+        "Openshift",
+        "WCP",
+        "WCP_Guest",
+        "AKS",
+        "EKS",
+        "TKGm",
+        "TKGi",
+        "GKE",
+        "Gardener",
+        "Rancher",
+        "TAS",
+        "SupervisorCluster",
+        "WorkloadCluster",
+        "Other",
+    ]
+    .into_iter()
+    .find(|known| known.eq_ignore_ascii_case(&settings.cluster_type))
+    .map_or(cluster_type, ClusterType::from_wire);
+    let infrastructure = settings.infra_type.as_deref().map(|infra| {
+        let known = [
+            "vSphere",
+            "AWS",
+            "Azure",
+            "Google",
+            "VMC",
+            "KVM",
+            "Baremetal",
+        ]
+        .into_iter()
+        .find(|k| k.eq_ignore_ascii_case(infra))
+        .unwrap_or(infra);
+        ContainerInfrastructureInfo {
+            infra_type: Some(InfraType::from_wire(known)),
+        }
+    });
+    let cluster_type = (!cluster_type.as_str().is_empty()).then_some(cluster_type);
+    ContainerObject::ContainerCluster(ContainerCluster {
+        display_name: display_name(&settings.display_name),
+        external_id: settings.cluster_id.clone(),
+        cluster_ip_ranges: settings.cluster_ip_ranges.clone(),
+        cluster_type,
+        cni_type: Some(CniType::Antrea),
+        infrastructure,
+        node_port_local_range: settings.node_port_local_range.clone(),
+        node_port_range: settings.node_port_range.clone(),
+        ..Default::default()
+    })
+}
+
 /// Namespace → ContainerProject.
 pub fn project_namespace(
     namespace: &Namespace,

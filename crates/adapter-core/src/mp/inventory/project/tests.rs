@@ -516,3 +516,31 @@ fn very_long_names_are_cut_to_nsx_display_name_limit() {
     let record = project_namespace(&ns, CLUSTER).unwrap();
     assert_eq!(record.display_name().unwrap().len(), 255);
 }
+
+#[test]
+fn the_cluster_record_names_antrea_and_matches_nsx_enum_spellings() {
+    let record = project_cluster(&ClusterSettings {
+        cluster_id: "cluster-1".into(),
+        display_name: "sales".into(),
+        cluster_type: "kubernetes".into(),
+        cluster_ip_ranges: vec!["10.96.0.0/12".into()],
+        node_port_range: Some("30000-32767".into()),
+        node_port_local_range: Some("61000-62000".into()),
+        infra_type: Some("VSPHERE".into()),
+    });
+    assert_valid(&record);
+    assert_eq!(
+        Value::Object(record.to_json()),
+        json!({"resource_type": "ContainerCluster", "display_name": "sales", "external_id": "cluster-1",
+               "cluster_ip_ranges": ["10.96.0.0/12"], "cluster_type": "Kubernetes", "cni_type": "Antrea",
+               "infrastructure": {"infra_type": "vSphere"}, "node_port_local_range": "61000-62000",
+               "node_port_range": "30000-32767"})
+    );
+    let workload = project_cluster(&ClusterSettings {
+        cluster_id: "c".into(),
+        cluster_type: "WorkloadCluster".into(),
+        ..Default::default()
+    });
+    assert_eq!(workload.to_json()["cluster_type"], "WorkloadCluster");
+    assert!(workload.to_json().get("infrastructure").is_none());
+}
