@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 
 use antrea_emu::stats::StatsOptions;
 use antrea_emu::traceflow::TraceflowOptions;
+use antrea_emu::traffic::TrafficModel;
 use antrea_emu::{AntreaEmu, AntreaOptions};
 use antrea_policy::{Destination, PacketSpec, PodName};
 use antrea_types::traceflow::{Traceflow, TraceflowPhase};
@@ -150,6 +151,10 @@ async fn run(nodes: usize, pods: usize, groups: usize, policies: usize, traceflo
             realize_delay: Duration::ZERO,
             stats: StatsOptions {
                 tick_interval: None,
+                traffic: TrafficModel {
+                    max_flows_per_tick: 100_000,
+                    ..TrafficModel::default()
+                },
                 ..StatsOptions::default()
             },
             traceflow: TraceflowOptions {
@@ -273,7 +278,7 @@ async fn run(nodes: usize, pods: usize, groups: usize, policies: usize, traceflo
         latencies.last().copied().unwrap_or_default(),
     );
 
-    // One stats tick of the default traffic model (capped at 100,000 flows).
+    // One stats tick of the traffic model, with the cap raised to 100,000 flows.
     let phase = Instant::now();
     let rounds = antrea.advance_stats_ticks(1).await;
     let elapsed = phase.elapsed();

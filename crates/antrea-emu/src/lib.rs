@@ -13,6 +13,9 @@
 //!   `GroupMembersComputed` condition of groups, computed with `antrea-policy` from what
 //!   emulated agents report ([`realization`], [`agents`]);
 //! - AntreaControllerInfo and AntreaAgentInfo, refreshed every heartbeat ([`monitoring`]);
+//! - policy statistics (`stats.antrea.io`) fed by a deterministic traffic model ([`stats`],
+//!   [`traffic`]), Traceflow processing ([`traceflow`]) and on-demand support bundles of the
+//!   controller and the agents (`system.antrea.io`, [`support_bundle`]);
 //! - test hooks: failing or stalling Nodes, silencing agents, flipping their connections,
 //!   taking the controller down ([`hooks`]).
 //!

@@ -49,7 +49,7 @@ impl Default for TrafficModel {
             ],
             full_mesh_limit: 64,
             peers_per_pod: 8,
-            max_flows_per_tick: 100_000,
+            max_flows_per_tick: 10_000,
             allowed: TrafficStats {
                 sessions: 1,
                 packets: 10,
