@@ -4,6 +4,7 @@
 //! error, never a write.
 
 use std::collections::HashMap;
+use std::sync::Mutex;
 
 use antrea_admission::{AdmissionContext, TierSummary};
 use antrea_types::{ClusterGroupSpec, GroupSpec};
@@ -11,6 +12,7 @@ use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomRe
 use kube_apimachinery::schema::StructuralSchema;
 use kube_apimachinery::validation::{NameRule, validate_object_meta};
 use serde_json::Value;
+use sha2::{Digest, Sha256};
 
 use super::objects::{AntreaKind, AntreaObject};
 
@@ -93,7 +95,23 @@ impl ObjectSchemas {
     /// Checks metadata and the CRD schema: the API server would accept the object and store
     /// it unchanged (nothing pruned, nothing defaulted differently).
     pub fn check(&self, object: &AntreaObject) -> Result<(), String> {
+        self.check_value(object.kind(), object.to_value())
+    }
+
+    /// [`check`](Self::check), remembering results by the object's exact JSON: an object
+    /// checked by the previous or the current translation is not checked again.
+    pub fn check_cached(&self, object: &AntreaObject, cache: &CheckCache) -> Result<(), String> {
         let value = object.to_value();
+        let key: [u8; 32] = Sha256::digest(serde_json::to_vec(&value).unwrap_or_default()).into();
+        if let Some(result) = cache.get(&key) {
+            return result;
+        }
+        let result = self.check_value(object.kind(), value);
+        cache.insert(key, result.clone());
+        result
+    }
+
+    fn check_value(&self, kind: AntreaKind, value: Value) -> Result<(), String> {
         let meta_errors = validate_object_meta(
             value.get("metadata").unwrap_or(&Value::Null),
             false,
@@ -102,7 +120,7 @@ impl ObjectSchemas {
         if !meta_errors.is_empty() {
             return Err(join(meta_errors.iter().map(ToString::to_string)));
         }
-        let schema = self.schema(object.kind());
+        let schema = self.schema(kind);
         let mut admitted = value.clone();
         if let Err(errors) = schema.admit(&mut admitted) {
             return Err(join(errors.iter().map(ToString::to_string)));
@@ -113,6 +131,57 @@ impl ObjectSchemas {
             ));
         }
         Ok(())
+    }
+}
+
+type CheckResults = HashMap<[u8; 32], Result<(), String>>;
+
+/// Results of [`ObjectSchemas::check_cached`] for two generations (the previous translation
+/// and the current one), so it holds no more than the objects of two translations. Results
+/// depend only on the object's JSON, so sharing it never changes an outcome.
+#[derive(Debug, Default)]
+pub struct CheckCache {
+    generations: Mutex<(CheckResults, CheckResults)>,
+}
+
+impl CheckCache {
+    /// Starts a new generation: what the one before last checked is forgotten.
+    pub fn rotate(&self) {
+        let mut generations = self.lock();
+        let current = std::mem::take(&mut generations.1);
+        generations.0 = current;
+    }
+
+    fn get(&self, key: &[u8; 32]) -> Option<Result<(), String>> {
+        let mut generations = self.lock();
+        if let Some(result) = generations.1.get(key) {
+            return Some(result.clone());
+        }
+        let result = generations.0.remove(key)?;
+        generations.1.insert(*key, result.clone());
+        Some(result)
+    }
+
+    fn insert(&self, key: [u8; 32], result: Result<(), String>) {
+        self.lock().1.insert(key, result);
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, (CheckResults, CheckResults)> {
+        // A poisoned lock only means another translation panicked mid-way; the maps are
+        // still consistent (each entry is a finished result).
+        self.generations
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Number of remembered results.
+    pub fn len(&self) -> usize {
+        let generations = self.lock();
+        generations.0.len() + generations.1.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
     }
 }
 
@@ -188,5 +257,59 @@ impl AdmissionContext for DesiredAdmissionContext<'_> {
 
     fn network_policies_in_tier(&self, _tier: &str) -> usize {
         0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use antrea_types::{Tier, TierSpec};
+
+    use super::*;
+
+    fn tier(priority: i32) -> AntreaObject {
+        AntreaObject::Tier(Tier::new(
+            "t",
+            TierSpec {
+                priority,
+                description: None,
+            },
+        ))
+    }
+
+    #[test]
+    fn checks_refuse_what_the_schema_refuses() {
+        let schemas = ObjectSchemas::builtin().unwrap();
+        assert_eq!(schemas.check(&tier(5)), Ok(()));
+        let error = schemas.check(&tier(300)).unwrap_err();
+        assert!(error.contains("spec.priority"), "{error}");
+        let mut unnamed = Tier::new(
+            "t",
+            TierSpec {
+                priority: 5,
+                description: None,
+            },
+        );
+        unnamed.metadata.name = Some("Not_A_Name".into());
+        assert!(schemas.check(&AntreaObject::Tier(unnamed)).is_err());
+        assert_eq!(
+            ObjectSchemas::from_crds(&[]).unwrap_err(),
+            SchemaLoadError::Missing("Tier")
+        );
+    }
+
+    #[test]
+    fn the_cache_remembers_two_generations() {
+        let schemas = ObjectSchemas::builtin().unwrap();
+        let cache = CheckCache::default();
+        assert!(schemas.check_cached(&tier(300), &cache).is_err());
+        assert_eq!(schemas.check_cached(&tier(5), &cache), Ok(()));
+        assert_eq!(cache.len(), 2);
+        cache.rotate();
+        // Used again in this generation: kept.
+        assert_eq!(schemas.check_cached(&tier(5), &cache), Ok(()));
+        cache.rotate();
+        assert_eq!(cache.len(), 1);
+        cache.rotate();
+        assert!(cache.is_empty());
     }
 }

@@ -26,7 +26,7 @@ pub mod services;
 pub mod span;
 pub mod translate;
 
-pub use check::{ObjectSchemas, SchemaLoadError};
+pub use check::{CheckCache, ObjectSchemas, SchemaLoadError};
 pub use error::{RealizationError, Reason};
 pub use objects::{
     AntreaKind, AntreaObject, AntreaObjects, DesiredState, ObjectKey, ObservedState,

@@ -3,6 +3,7 @@
 //! always gives the same objects, names, priorities and errors.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Arc;
 
 use antrea_admission::{
     TierSummary, validate_cluster_group, validate_cluster_network_policy, validate_tier_create,
@@ -15,7 +16,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 use nsx_model::policy::PolicyCategory;
 use serde::{Deserialize, Serialize};
 
-use super::check::{DesiredAdmissionContext, ObjectSchemas};
+use super::check::{CheckCache, DesiredAdmissionContext, ObjectSchemas};
 use super::error::{RealizationError, Reason};
 use super::groups::{GroupCriteria, GroupTranslator};
 use super::ip::IpFamily;
@@ -113,12 +114,15 @@ impl Translation {
     }
 }
 
-/// Translates spans for one cluster.
+/// Translates spans for one cluster. Keeps the results of the schema checks of the last two
+/// translations (by exact object JSON), so re-translating a mostly unchanged span re-checks
+/// only what changed; outcomes never depend on it.
 #[derive(Debug, Clone)]
 pub struct Translator {
     identity: ClusterIdentity,
     options: TranslateOptions,
     schemas: ObjectSchemas,
+    checks: Arc<CheckCache>,
 }
 
 /// The Tier objects of the four categories.
@@ -208,6 +212,7 @@ impl Translator {
             identity,
             options,
             schemas,
+            checks: Arc::default(),
         }
     }
 
@@ -221,6 +226,7 @@ impl Translator {
 
     /// Translates a span.
     pub fn translate(&self, span: &Span) -> Translation {
+        self.checks.rotate();
         let mut desired = DesiredState::default();
         let mut verdicts = Vec::new();
 
@@ -238,7 +244,7 @@ impl Translator {
             let context = DesiredAdmissionContext::new(others, std::iter::empty());
             let problem = self
                 .schemas
-                .check(&AntreaObject::Tier(tier.clone()))
+                .check_cached(&AntreaObject::Tier(tier.clone()), &self.checks)
                 .err()
                 .or_else(|| {
                     validate_tier_create(tier, &context)
@@ -367,7 +373,7 @@ impl Translator {
                     let name = object.metadata.name.as_deref().unwrap_or_default();
                     let problem = self
                         .schemas
-                        .check(&AntreaObject::ClusterGroup(object.clone()))
+                        .check_cached(&AntreaObject::ClusterGroup(object.clone()), &self.checks)
                         .err()
                         .or_else(|| {
                             validate_cluster_group(object, &context)
@@ -547,7 +553,10 @@ impl Translator {
                     );
                     let problem = self
                         .schemas
-                        .check(&AntreaObject::ClusterNetworkPolicy(acnp.clone()))
+                        .check_cached(
+                            &AntreaObject::ClusterNetworkPolicy(acnp.clone()),
+                            &self.checks,
+                        )
                         .err()
                         .or_else(|| {
                             validate_cluster_network_policy(&acnp.spec, &admission)
