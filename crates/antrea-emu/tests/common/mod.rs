@@ -140,10 +140,13 @@ pub fn summary(status: &NetworkPolicyStatus) -> (String, i32, i32, i64) {
     )
 }
 
+/// One observed status: phase, current and desired nodes realized, observed generation.
+type StatusSeen = (String, i32, i32, i64);
+
 /// Records every distinct status a ClusterNetworkPolicy goes through, from a watch started
 /// before the policy is created.
 pub struct Transitions {
-    seen: std::sync::Arc<parking_lot::Mutex<Vec<(String, i32, i32, i64)>>>,
+    seen: std::sync::Arc<parking_lot::Mutex<Vec<StatusSeen>>>,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -184,7 +187,7 @@ impl Transitions {
     }
 
     /// The statuses seen once the last one is `last`.
-    pub async fn until(&self, last: (&str, i32, i32, i64)) -> Vec<(String, i32, i32, i64)> {
+    pub async fn until(&self, last: (&str, i32, i32, i64)) -> Vec<StatusSeen> {
         let last = (last.0.to_string(), last.1, last.2, last.3);
         eventually(|| async {
             let seen = self.seen.lock().clone();
