@@ -31,8 +31,8 @@
 //! ```
 
 pub mod admission;
-mod aggregated;
 pub mod agents;
+mod aggregated;
 pub mod crds;
 pub mod endpoints;
 pub mod hooks;
