@@ -20,7 +20,7 @@
 //! the store at the time of the write, so it never lags. The emulator has no authentication:
 //! antrea-controller's own Tier priority resets are recognised through [`ControllerWrites`].
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use antrea_admission::{AdmissionContext, TierSummary};
@@ -169,6 +169,7 @@ pub(crate) fn install(shared: &Arc<Shared>) {
     emu.add_admission_plugin(Arc::new(PolicyMutator {
         webhook: ANNP_MUTATOR,
     }));
+    let children = Arc::new(Mutex::new(ChildIndex::default()));
     for webhook in [
         TIER_VALIDATOR,
         ACNP_VALIDATOR,
@@ -179,6 +180,7 @@ pub(crate) fn install(shared: &Arc<Shared>) {
         emu.add_admission_plugin(Arc::new(Validator {
             webhook,
             controller_writes: shared.controller_writes.clone(),
+            children: children.clone(),
         }));
     }
 }
@@ -262,6 +264,8 @@ fn set_pointer(object: &mut Value, pointer: &str, value: Value) {
 struct Validator {
     webhook: Webhook,
     controller_writes: Arc<ControllerWrites>,
+    /// Shared by the ClusterGroup and Group validators.
+    children: Arc<Mutex<ChildIndex>>,
 }
 
 fn decode<T: serde::de::DeserializeOwned>(
@@ -294,6 +298,7 @@ impl AdmissionPlugin for Validator {
     fn validate(&self, request: &AdmissionRequest<'_>) -> Result<(), AdmissionDenial> {
         let context = StoreContext {
             store: request.store,
+            children: &self.children,
         };
         let object = request.object.as_deref();
         match self.webhook.name {
@@ -312,11 +317,23 @@ impl AdmissionPlugin for Validator {
             name if name == CLUSTER_GROUP_VALIDATOR.name => {
                 if let Some(group) = decode::<ClusterGroup>(object)? {
                     antrea_admission::validate_cluster_group(&group, &context).map_err(denial)?;
+                    self.children.lock().record(
+                        "clustergroups",
+                        "",
+                        request.name,
+                        object.and_then(|o| o.get("spec")),
+                    );
                 }
             }
             name if name == GROUP_VALIDATOR.name => {
                 if let Some(group) = decode::<Group>(object)? {
                     antrea_admission::validate_group(&group, &context).map_err(denial)?;
+                    self.children.lock().record(
+                        "groups",
+                        request.namespace,
+                        request.name,
+                        object.and_then(|o| o.get("spec")),
+                    );
                 }
             }
             name if name == TIER_VALIDATOR.name => self.validate_tier(request, &context)?,
@@ -359,30 +376,67 @@ impl Validator {
     }
 }
 
+/// Which groups list a child, per (namespace, child): a superset of the truth (entries are
+/// added when a write is validated and checked against the store when read), so finding a
+/// group's parents costs a few reads instead of a list of every group.
+#[derive(Debug, Default)]
+struct ChildIndex {
+    built: HashSet<&'static str>,
+    parents: HashMap<(&'static str, String, String), HashSet<String>>,
+}
+
+impl ChildIndex {
+    fn record(
+        &mut self,
+        resource: &'static str,
+        namespace: &str,
+        parent: &str,
+        spec: Option<&Value>,
+    ) {
+        for child in children(spec) {
+            self.parents
+                .entry((resource, namespace.to_string(), child.to_string()))
+                .or_default()
+                .insert(parent.to_string());
+        }
+    }
+
+    /// Indexes every stored group of `resource` the first time it is needed.
+    fn build(&mut self, resource: &'static str, store: &dyn ObjectReader) {
+        if !self.built.insert(resource) {
+            return;
+        }
+        for object in store.list(CRD_GROUP, resource, None) {
+            let namespace = object
+                .pointer("/metadata/namespace")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_string();
+            let name = object
+                .pointer("/metadata/name")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_string();
+            self.record(resource, &namespace, &name, object.get("spec"));
+        }
+    }
+}
+
+fn children(spec: Option<&Value>) -> impl Iterator<Item = &str> {
+    spec.and_then(|spec| spec.get("childGroups"))
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+}
+
 /// The cluster state the webhooks consult, read from the store.
 struct StoreContext<'a> {
     store: &'a dyn ObjectReader,
+    children: &'a Mutex<ChildIndex>,
 }
 
 impl StoreContext<'_> {
-    fn specs<T: serde::de::DeserializeOwned>(
-        &self,
-        resource: &str,
-        namespace: Option<&str>,
-    ) -> Vec<(Value, Option<T>)> {
-        self.store
-            .list(CRD_GROUP, resource, namespace)
-            .into_iter()
-            .map(|object| {
-                let spec = object
-                    .get("spec")
-                    .cloned()
-                    .and_then(|spec| serde_json::from_value(spec).ok());
-                (object, spec)
-            })
-            .collect()
-    }
-
     fn spec<T: serde::de::DeserializeOwned>(
         &self,
         resource: &str,
@@ -400,12 +454,22 @@ impl StoreContext<'_> {
             .filter(|policy| policy.pointer("/spec/tier").and_then(Value::as_str) == Some(tier))
             .count()
     }
-}
 
-fn lists_child(spec: Option<&Value>, child: &str) -> bool {
-    spec.and_then(|spec| spec.get("childGroups"))
-        .and_then(Value::as_array)
-        .is_some_and(|children| children.iter().any(|c| c.as_str() == Some(child)))
+    /// Groups of `resource` in `namespace` that list `child` now (pruning stale candidates).
+    fn parents(&self, resource: &'static str, namespace: &str, child: &str) -> usize {
+        let mut index = self.children.lock();
+        index.build(resource, self.store);
+        let key = (resource, namespace.to_string(), child.to_string());
+        let Some(candidates) = index.parents.get_mut(&key) else {
+            return 0;
+        };
+        candidates.retain(|parent| {
+            self.store
+                .get(CRD_GROUP, resource, namespace, parent)
+                .is_some_and(|object| children(object.get("spec")).any(|c| c == child))
+        });
+        candidates.len()
+    }
 }
 
 impl AdmissionContext for StoreContext<'_> {
@@ -435,17 +499,11 @@ impl AdmissionContext for StoreContext<'_> {
     }
 
     fn cluster_group_parents(&self, name: &str) -> usize {
-        self.specs::<Value>("clustergroups", None)
-            .iter()
-            .filter(|(object, _)| lists_child(object.get("spec"), name))
-            .count()
+        self.parents("clustergroups", "", name)
     }
 
     fn group_parents(&self, namespace: &str, name: &str) -> usize {
-        self.specs::<Value>("groups", Some(namespace))
-            .iter()
-            .filter(|(object, _)| lists_child(object.get("spec"), name))
-            .count()
+        self.parents("groups", namespace, name)
     }
 
     fn cluster_network_policies_in_tier(&self, tier: &str) -> usize {

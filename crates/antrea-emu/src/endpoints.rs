@@ -346,10 +346,12 @@ impl EndpointsController {
         let mut ready = Some(ready);
         let mut syncs: FuturesUnordered<Sync> = FuturesUnordered::new();
         loop {
-            let flush = !self.dirty.is_empty()
-                && self.services_synced
+            // Only when some dirty Service has no sync in flight (otherwise this branch would
+            // be ready forever).
+            let flush = self.services_synced
                 && self.pods_synced
-                && syncs.len() < MAX_IN_FLIGHT;
+                && syncs.len() < MAX_IN_FLIGHT
+                && self.dirty.iter().any(|key| !self.in_flight.contains(key));
             tokio::select! {
                 biased;
                 () = cancel.cancelled() => return,

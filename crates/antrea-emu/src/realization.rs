@@ -610,30 +610,27 @@ impl Controller {
         for key in std::mem::take(&mut self.groups_dirty) {
             match &key {
                 GroupKey::Cluster(name) => {
-                    let (Some(object), Some(members)) = (
+                    let (Some(object), Some(computed)) = (
                         self.cluster_groups.get(name),
-                        index.cluster_group_members(name),
-                    ) else {
-                        continue;
-                    };
-                    if let Some(status) = group_status(
-                        &members.computed,
-                        "ClusterGroup",
-                        object.status.as_ref(),
-                        &now,
-                    ) {
-                        self.cluster_group_writer.submit(object, status);
-                    }
-                }
-                GroupKey::Namespaced(namespace, name) => {
-                    let (Some(object), Some(members)) = (
-                        self.groups.get(&(namespace.clone(), name.clone())),
-                        index.group_members(namespace, name),
+                        index.cluster_group_members_computed(name),
                     ) else {
                         continue;
                     };
                     if let Some(status) =
-                        group_status(&members.computed, "Group", object.status.as_ref(), &now)
+                        group_status(&computed, "ClusterGroup", object.status.as_ref(), &now)
+                    {
+                        self.cluster_group_writer.submit(object, status);
+                    }
+                }
+                GroupKey::Namespaced(namespace, name) => {
+                    let (Some(object), Some(computed)) = (
+                        self.groups.get(&(namespace.clone(), name.clone())),
+                        index.group_members_computed(namespace, name),
+                    ) else {
+                        continue;
+                    };
+                    if let Some(status) =
+                        group_status(&computed, "Group", object.status.as_ref(), &now)
                     {
                         self.group_writer.submit(object, status);
                     }

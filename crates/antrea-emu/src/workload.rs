@@ -688,10 +688,11 @@ impl Kubelets {
         }
     }
 
+    /// Writes a patch in its own task (so writes use every worker thread).
     fn write(&self, key: Key, uid: String, patch: Value, status: bool) -> Write {
         let api: Api<Pod> = Api::namespaced(self.shared.client.clone(), &key.0);
-        async move {
-            let name = key.1.clone();
+        let name = key.1.clone();
+        let task = tokio::spawn(async move {
             let params = PatchParams {
                 field_manager: Some(if status { KUBELET } else { SCHEDULER }.to_string()),
                 ..PatchParams::default()
@@ -702,14 +703,18 @@ impl Kubelets {
             } else {
                 api.patch(&name, &params, &Patch::Merge(&patch)).await
             };
-            let (ok, not_found) = match &result {
+            match result {
                 Ok(_) => (true, false),
-                Err(kube::Error::Api(status)) => (false, status.code == 404),
-                Err(_) => (false, false),
-            };
-            if let Err(error) = result {
-                tracing::debug!(?key, %error, "scheduler/kubelet write failed");
+                Err(error) => {
+                    tracing::debug!(pod = name, %error, "scheduler/kubelet write failed");
+                    let not_found =
+                        matches!(&error, kube::Error::Api(status) if status.code == 404);
+                    (false, not_found)
+                }
             }
+        });
+        async move {
+            let (ok, not_found) = task.await.unwrap_or((false, false));
             Outcome::Written {
                 key,
                 uid,
