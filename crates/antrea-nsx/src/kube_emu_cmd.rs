@@ -47,12 +47,13 @@ pub struct AntreaArgs {
 
 impl AntreaArgs {
     fn options(&self) -> antrea_emu::AntreaOptions {
-        let mut options = antrea_emu::AntreaOptions::default();
-        options.nodes = self.nodes;
-        options.realize_delay = std::time::Duration::from_millis(self.realize_delay_ms);
-        options.heartbeat_interval = std::time::Duration::from_secs(self.heartbeat_s);
-        options.use_crd_manifests = self.antrea_crds.clone();
-        options
+        antrea_emu::AntreaOptions {
+            nodes: self.nodes,
+            realize_delay: std::time::Duration::from_millis(self.realize_delay_ms),
+            heartbeat_interval: std::time::Duration::from_secs(self.heartbeat_s),
+            use_crd_manifests: self.antrea_crds.clone(),
+            ..Default::default()
+        }
     }
 }
 
