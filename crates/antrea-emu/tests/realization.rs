@@ -400,3 +400,22 @@ async fn statuses_freeze_while_the_controller_is_down_and_resync_after() {
     })
     .await;
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_slow_node_is_realized_last() {
+    let (_emu, antrea, client) = cluster(options(3)).await;
+    web_pods(&client, &[1, 2, 3]).await;
+    antrea
+        .set_node_realize_delay("k8s-node-1", Some(std::time::Duration::from_secs(60)))
+        .unwrap();
+    let transitions = Transitions::watch_acnp(&client, "web");
+    create_acnp(&client, "web", web_policy()).await;
+    let seen = transitions.until(("Realized", 3, 3, 1)).await;
+    assert!(
+        seen.iter()
+            .any(|s| (s.0.as_str(), s.1, s.2) == ("Realizing", 2, 3)),
+        "{seen:?}"
+    );
+    antrea.set_node_realize_delay("k8s-node-1", None).unwrap();
+    assert!(antrea.set_node_realize_delay("k8s-node-0", None).is_err());
+}
