@@ -388,7 +388,19 @@ impl RunningSim {
             task.await
                 .map_err(|e| SimError::Store(StoreError::Task(e.to_string())))?;
         }
-        tracing::info!(base_url = %self.base_url, "NSX simulator stopped");
+        // Session and background tasks winding down may still hold the store for a moment;
+        // the data dir is released only once the last holder has let go.
+        let release = self.store.release_watch();
+        let base_url = std::mem::take(&mut self.base_url);
+        drop(self);
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+        while !release.is_released() && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        if !release.is_released() {
+            tracing::warn!(%base_url, "the simulator's store is still held after shutdown");
+        }
+        tracing::info!(%base_url, "NSX simulator stopped");
         Ok(())
     }
 }

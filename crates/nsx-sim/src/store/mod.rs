@@ -223,6 +223,24 @@ pub struct Store {
     inner: Arc<StoreInner>,
 }
 
+/// Tells when every holder of a [`Store`] has let go of it (and so the database file is
+/// closed), without keeping it open itself.
+pub struct StoreRelease(std::sync::Weak<StoreInner>);
+
+impl StoreRelease {
+    /// Whether the store (and its database) has been dropped by every holder.
+    pub fn is_released(&self) -> bool {
+        self.0.strong_count() == 0
+    }
+}
+
+impl Store {
+    /// A watch on this store's release; see [`StoreRelease`].
+    pub fn release_watch(&self) -> StoreRelease {
+        StoreRelease(Arc::downgrade(&self.inner))
+    }
+}
+
 impl std::fmt::Debug for Store {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Store")
