@@ -1,0 +1,1 @@
+//! Calls to Antrea's APIs for NSX: policy statistics, Traceflow, support bundles.

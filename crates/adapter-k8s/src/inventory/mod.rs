@@ -1,0 +1,1 @@
+//! The MP adapter's watches of the inventory kinds.

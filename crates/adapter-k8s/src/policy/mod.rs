@@ -1,0 +1,1 @@
+//! The CCP adapter's Kubernetes I/O: applier, owned-object reflector, drift repair.

@@ -1,0 +1,1 @@
+//! The CCP adapter process: NSX desired state → translation → plan → apply → realization.

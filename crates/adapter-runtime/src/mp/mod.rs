@@ -1,0 +1,1 @@
+//! The MP adapter process: inventory, health, statistics, Traceflow, support bundles.

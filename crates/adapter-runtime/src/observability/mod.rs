@@ -1,0 +1,1 @@
+//! `/livez`, `/readyz` and `/metrics` on each adapter's API port.

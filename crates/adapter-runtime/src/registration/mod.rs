@@ -1,0 +1,1 @@
+//! Registration of the cluster with NSX (register and deregister).
