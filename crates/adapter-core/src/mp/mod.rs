@@ -5,6 +5,7 @@
 
 pub mod bundle;
 pub mod health;
+pub mod heartbeat;
 pub mod inventory;
 pub mod stats;
 pub mod traceflow;
