@@ -5,7 +5,7 @@
 
 use std::net::Ipv4Addr;
 
-use k8s_openapi::api::{coordination, core, discovery, events, networking};
+use k8s_openapi::api::{apps, batch, coordination, core, discovery, events, networking, rbac};
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1 as apiextensions;
 use kube_apimachinery::field_error::FieldError;
 use kube_apimachinery::registry::GroupResource;
@@ -51,6 +51,14 @@ pub(crate) fn decode(gr: &GroupResource, object: &Value) -> Option<Result<Decode
         }
         ("coordination.k8s.io", "leases") => round_trip::<coordination::v1::Lease>(object),
         ("events.k8s.io", "events") => round_trip::<events::v1::Event>(object),
+        ("apps", "deployments") => round_trip::<apps::v1::Deployment>(object),
+        ("batch", "jobs") => round_trip::<batch::v1::Job>(object),
+        ("rbac.authorization.k8s.io", "roles") => round_trip::<rbac::v1::Role>(object),
+        ("rbac.authorization.k8s.io", "rolebindings") => round_trip::<rbac::v1::RoleBinding>(object),
+        ("rbac.authorization.k8s.io", "clusterroles") => round_trip::<rbac::v1::ClusterRole>(object),
+        ("rbac.authorization.k8s.io", "clusterrolebindings") => {
+            round_trip::<rbac::v1::ClusterRoleBinding>(object)
+        }
         ("apiextensions.k8s.io", "customresourcedefinitions") => {
             round_trip::<apiextensions::CustomResourceDefinition>(object)
         }

@@ -362,6 +362,13 @@ pub(crate) async fn handle(inner: Arc<Inner>, request: Request<Body>) -> Respons
 }
 
 async fn dispatch(inner: &Arc<Inner>, request: Request<Body>) -> Response<Body> {
+    if let Err(error) = crate::rbac::check(inner, &request) {
+        return error_response(&error);
+    }
+    let request = match crate::rbac::token_request(inner, request).await {
+        Ok(response) => return response,
+        Err(request) => request,
+    };
     let path = request.uri().path().to_string();
     let registry = inner.registry();
     let extensions = inner.extensions.read().clone();

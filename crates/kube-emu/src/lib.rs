@@ -17,6 +17,7 @@ mod convert;
 mod crd;
 mod discovery;
 pub mod extension;
+mod extra_kinds;
 mod fieldmgr;
 mod fields;
 mod hooks;
@@ -25,6 +26,7 @@ mod kubeconfig;
 mod meta;
 mod output;
 mod patching;
+mod rbac;
 mod read;
 mod schema;
 mod select;
@@ -49,6 +51,7 @@ pub use extension::{
 };
 pub use hooks::{FailureRule, RequestRecord};
 pub use kubeconfig::kubeconfig_yaml;
+pub use rbac::{AuthorizationRecord, Permission, RequestAttributes, UserInfo};
 pub use status::ApiError;
 
 /// Tunables of an emulator.
@@ -134,6 +137,7 @@ pub(crate) struct Inner {
     pub extensions: RwLock<Vec<ApiExtension>>,
     pub schemas: schema::SchemaCache,
     pub openapi: OpenApiCache,
+    pub rbac: rbac::Authorizer,
 }
 
 impl Inner {
@@ -155,8 +159,10 @@ impl KubeEmu {
     }
 
     pub fn with_options(options: EmuOptions) -> Self {
+        let mut registry = Registry::with_builtins();
+        extra_kinds::add_to(&mut registry);
         let state = store::State::new(
-            Registry::with_builtins(),
+            registry,
             options.history_limit,
             options.watch_buffer,
         );
@@ -169,6 +175,7 @@ impl KubeEmu {
                 extensions: RwLock::new(Vec::new()),
                 schemas: schema::SchemaCache::default(),
                 openapi: OpenApiCache::new(),
+                rbac: rbac::Authorizer::default(),
                 options,
             }),
         };
