@@ -159,12 +159,10 @@ impl RequestAttributes {
             .to_string();
             true
         };
-        if rest.first() == Some(&"namespaces") {
-            if rest.len() > 1 {
-                attributes.namespace = rest[1].to_string();
-                if rest.len() > 2 && !matches!(rest[2], "status" | "finalize") {
-                    rest = &rest[2..];
-                }
+        if rest.first() == Some(&"namespaces") && rest.len() > 1 {
+            attributes.namespace = rest[1].to_string();
+            if rest.len() > 2 && !matches!(rest[2], "status" | "finalize") {
+                rest = &rest[2..];
             }
         }
         if rest.len() >= 3 && attributes.verb != "proxy" {
@@ -356,8 +354,7 @@ impl Rule {
         }
         Rule::has(&self.api_groups, &attributes.api_group)
             && self.resource_matches(&attributes.combined_resource(), &attributes.subresource)
-            && (self.resource_names.is_empty()
-                || self.resource_names.iter().any(|n| *n == attributes.name))
+            && (self.resource_names.is_empty() || self.resource_names.contains(&attributes.name))
     }
 }
 
