@@ -149,6 +149,12 @@ pub async fn collect(
     Ok(data)
 }
 
+/// The SHA-256 of `data`, lower-case hex (NSX's `sha256_thumbprint`).
+pub fn sha256_hex(data: &[u8]) -> String {
+    use sha2::Digest as _;
+    hex::encode(sha2::Sha256::digest(data))
+}
+
 /// A tar.gz with every regular file redacted (`redact_file`: JSON structurally, text by
 /// patterns, binary kept). Paths, modes and directories are kept.
 pub fn redact_archive(archive: &[u8]) -> Result<Vec<u8>, std::io::Error> {
