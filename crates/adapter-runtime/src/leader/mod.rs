@@ -14,7 +14,7 @@
 //!   [`LeaderElection`] without releasing behaves like a crash: the standby waits out the
 //!   lease.
 //!
-//! The API calls are `get`, `create` and `update` on `leases` (see `deploy/rbac.yaml`).
+//! The API calls are `get`, `create` and `update` on `leases` (see `deploy/01-rbac.yaml`).
 
 use std::time::Duration;
 
@@ -27,6 +27,11 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
+
+/// The Lease of the MP adapter's replicas (named in `deploy/01-rbac.yaml`).
+pub const MP_LEASE_NAME: &str = "antrea-nsx-mp-adapter";
+/// The Lease of the CCP adapter's replicas (named in `deploy/01-rbac.yaml`).
+pub const CCP_LEASE_NAME: &str = "antrea-nsx-ccp-adapter";
 
 /// Tunables of an election (client-go's defaults: 15 s, 10 s, 2 s).
 #[derive(Debug, Clone, PartialEq, Eq)]
