@@ -586,6 +586,15 @@ impl KubeEmu {
         ))
     }
 
+    /// A kubeconfig pointing at `server_url` whose user authenticates with `token` (for a
+    /// process that should run as a minted user, e.g. an adapter under its ServiceAccount).
+    pub fn kubeconfig_yaml_for_token(&self, server_url: &str, token: &str) -> String {
+        crate::kubeconfig_yaml(server_url).replace(
+            "    token: kube-emu\n",
+            &format!("    token: {}\n", Value::String(token.to_string())),
+        )
+    }
+
     /// Every distinct authorization decision about minted users so far, with how many
     /// requests it covered.
     pub fn authorizations(&self) -> Vec<(AuthorizationRecord, u64)> {
@@ -950,6 +959,18 @@ mod tests {
         assert!(urls.allows(&attrs(Method::GET, "/logs/a/b", None)));
         assert!(!urls.allows(&attrs(Method::GET, "/logsx", None)));
         assert!(!urls.allows(&attrs(Method::GET, "/api/v1/pods", None)));
+    }
+
+    #[test]
+    fn a_kubeconfig_for_a_token_carries_that_token() {
+        let emu = KubeEmu::new();
+        let text = emu.kubeconfig_yaml_for_token("http://127.0.0.1:1", "kube-emu-abc");
+        let value: Value = serde_saphyr::from_str(&text).unwrap();
+        assert_eq!(value["users"][0]["user"]["token"], "kube-emu-abc");
+        assert_eq!(
+            value["clusters"][0]["cluster"]["server"],
+            "http://127.0.0.1:1"
+        );
     }
 
     #[test]

@@ -425,3 +425,29 @@ subjects:
     assert!(emu.authorizations().is_empty());
     assert_eq!(emu.unused_permissions(&user).len(), 6);
 }
+
+#[tokio::test]
+async fn over_loopback_a_kubeconfig_with_a_minted_token_acts_as_its_user() {
+    let emu = emulator();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let shutdown = tokio_util::sync::CancellationToken::new();
+    let server = {
+        let emu = emu.clone();
+        let shutdown = shutdown.clone();
+        tokio::spawn(async move { emu.serve(listener, shutdown).await })
+    };
+    let token = emu.service_account_token("team-a", "robot").unwrap();
+    let text = emu.kubeconfig_yaml_for_token(&url, &token);
+    let kubeconfig = kube::config::Kubeconfig::from_yaml(&text).unwrap();
+    let config = kube::Config::from_custom_kubeconfig(kubeconfig, &Default::default())
+        .await
+        .unwrap();
+    let client = Client::try_from(config).unwrap();
+    let pods: Api<Pod> = Api::namespaced(client, "team-a");
+    let error = api_error(pods.list(&ListParams::default()).await.unwrap_err());
+    assert_eq!(error.code, 403);
+    assert!(error.message.contains(ROBOT), "{}", error.message);
+    shutdown.cancel();
+    server.await.unwrap().unwrap();
+}
