@@ -162,6 +162,8 @@ pub enum ObservabilityError {
     Serve(std::io::Error),
     #[error("the API server task failed: {0}")]
     Task(String),
+    #[error("reading the status at http://{addr}/status: {message}")]
+    PeerStatus { addr: SocketAddr, message: String },
 }
 
 struct Shared {
@@ -295,6 +297,69 @@ impl ApiServer {
             Err(join) => Err(ObservabilityError::Task(join.to_string())),
         }
     }
+}
+
+/// Reads another adapter's `/status` document (the MP adapter reads the CCP adapter's,
+/// on `127.0.0.1:<ccp APIServerPort>`, as both containers share the Pod's network).
+pub async fn fetch_status(
+    addr: SocketAddr,
+    timeout: std::time::Duration,
+) -> Result<serde_json::Value, ObservabilityError> {
+    let failed = |message: String| ObservabilityError::PeerStatus { addr, message };
+    let exchange = async {
+        let stream = tokio::net::TcpStream::connect(addr)
+            .await
+            .map_err(|e| failed(format!("connecting: {e}")))?;
+        let (mut sender, connection) =
+            hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
+                .await
+                .map_err(|e| failed(format!("handshake: {e}")))?;
+        let driver = tokio::spawn(connection);
+        let request = axum::http::Request::get("/status")
+            .header(header::HOST, addr.to_string())
+            .header(header::ACCEPT, "application/json")
+            .body(http_body_util::Empty::<axum::body::Bytes>::new())
+            .map_err(|e| failed(e.to_string()))?;
+        let response = sender
+            .send_request(request)
+            .await
+            .map_err(|e| failed(format!("request: {e}")))?;
+        let status = response.status();
+        let body = http_body_util::BodyExt::collect(response.into_body())
+            .await
+            .map_err(|e| failed(format!("reading the body: {e}")))?
+            .to_bytes();
+        driver.abort();
+        if !status.is_success() {
+            return Err(failed(format!("answered {status}")));
+        }
+        serde_json::from_slice(&body).map_err(|e| failed(format!("not JSON: {e}")))
+    };
+    tokio::time::timeout(timeout, exchange)
+        .await
+        .map_err(|_| failed(format!("no answer within {timeout:?}")))?
+}
+
+/// Keeps `gauge` at 1 while `to_flag` holds for the watched value and 0 otherwise (the
+/// `leader` gauge from [`crate::leader::LeaderElection::is_leader`], the `ready` gauge
+/// from the readiness source). The task ends when the sender is dropped.
+pub fn mirror_into_gauge<T>(
+    mut source: watch::Receiver<T>,
+    gauge: prometheus_client::metrics::gauge::Gauge,
+    to_flag: fn(&T) -> bool,
+) -> JoinHandle<()>
+where
+    T: Send + Sync + 'static,
+{
+    tokio::spawn(async move {
+        loop {
+            let flag = to_flag(&source.borrow_and_update());
+            gauge.set(i64::from(flag));
+            if source.changed().await.is_err() {
+                return;
+            }
+        }
+    })
 }
 
 #[cfg(test)]
@@ -438,6 +503,79 @@ mod tests {
         );
         assert!(body.ends_with("# EOF\n"), "{body}");
         server.shutdown().await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_peer_reads_the_status_document() {
+        let (observed, senders) = Observed::channel(Registry::default());
+        senders
+            .status
+            .send_replace(serde_json::json!({"channel": "CONNECTED"}));
+        let server = ApiServer::bind(loopback(), observed).await.unwrap();
+        let timeout = std::time::Duration::from_secs(5);
+        let document = fetch_status(server.local_addr(), timeout).await.unwrap();
+        assert_eq!(document["channel"], "CONNECTED");
+        let addr = server.local_addr();
+        server.shutdown().await.unwrap();
+        let error = fetch_status(addr, timeout).await.unwrap_err();
+        assert!(
+            error.to_string().starts_with(&format!(
+                "reading the status at http://{addr}/status: connecting:"
+            )),
+            "{error}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_peer_that_is_not_an_adapter_is_an_error() {
+        let app = Router::new().route(
+            "/status",
+            get(|| async { (StatusCode::SERVICE_UNAVAILABLE, "busy") }),
+        );
+        let listener = tokio::net::TcpListener::bind(loopback()).await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let server = tokio::spawn(async move { axum::serve(listener, app).await });
+        let error = fetch_status(addr, std::time::Duration::from_secs(5))
+            .await
+            .unwrap_err();
+        assert!(
+            error
+                .to_string()
+                .ends_with("answered 503 Service Unavailable"),
+            "{error}"
+        );
+        server.abort();
+    }
+
+    #[tokio::test]
+    async fn gauges_mirror_the_leader_flag_and_readiness() {
+        let (leader_tx, leader_rx) = watch::channel(false);
+        let leader = prometheus_client::metrics::gauge::Gauge::default();
+        let task = mirror_into_gauge(leader_rx, leader.clone(), |leads| *leads);
+        let (ready_tx, ready_rx) = watch::channel(Readiness::default());
+        let ready = prometheus_client::metrics::gauge::Gauge::default();
+        let ready_task = mirror_into_gauge(ready_rx, ready.clone(), Readiness::is_ready);
+        for (leads, readiness, expected) in [
+            (true, Readiness::ready(), 1),
+            (false, Readiness::not_ready("lost NSX"), 0),
+            (true, Readiness::standby(), 1),
+        ] {
+            leader_tx.send_replace(leads);
+            ready_tx.send_replace(readiness);
+            // Wait (bounded) until the mirror tasks caught up.
+            for _ in 0..1000 {
+                if leader.get() == i64::from(leads) && ready.get() == expected {
+                    break;
+                }
+                tokio::task::yield_now().await;
+            }
+            assert_eq!(leader.get(), i64::from(leads));
+            assert_eq!(ready.get(), expected);
+        }
+        drop(leader_tx);
+        drop(ready_tx);
+        task.await.unwrap();
+        ready_task.await.unwrap();
     }
 
     #[tokio::test]
