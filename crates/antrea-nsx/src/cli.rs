@@ -5,6 +5,8 @@ use clap::{Parser, Subcommand};
 use crate::kube_emu_cmd::KubeEmuArgs;
 use crate::logging::LogArgs;
 use crate::nsx_sim_cmd::NsxSimArgs;
+use crate::register_cmd::RegisterArgs;
+use crate::translate_cmd::TranslateArgs;
 
 /// Antrea NSX Adapter: connects a Kubernetes cluster running Antrea to VMware NSX.
 #[derive(Debug, Parser)]
@@ -22,12 +24,22 @@ pub enum Command {
     KubeEmu(KubeEmuArgs),
     /// Run the NSX Manager simulator (REST API over HTTPS and the adapter channel).
     NsxSim(NsxSimArgs),
+    /// Register the cluster with NSX (principal identity, cluster control plane, container
+    /// cluster, ConfigMap cluster-id); safe to rerun.
+    Register(RegisterArgs),
+    /// Remove the cluster from NSX (cascade) and delete ConfigMap cluster-id; safe to rerun.
+    Deregister(RegisterArgs),
+    /// Preview offline how an NSX policy export translates to Antrea objects.
+    Translate(TranslateArgs),
 }
 
 pub async fn run(command: Command) -> anyhow::Result<()> {
     match command {
         Command::KubeEmu(args) => crate::kube_emu_cmd::run(args).await,
         Command::NsxSim(args) => crate::nsx_sim_cmd::run(args).await,
+        Command::Register(args) => crate::register_cmd::run_register(args).await,
+        Command::Deregister(args) => crate::register_cmd::run_deregister(args).await,
+        Command::Translate(args) => crate::translate_cmd::run(args).await,
     }
 }
 

@@ -7,6 +7,8 @@ mod cli;
 mod kube_emu_cmd;
 mod logging;
 mod nsx_sim_cmd;
+mod register_cmd;
+mod translate_cmd;
 
 use clap::Parser;
 
