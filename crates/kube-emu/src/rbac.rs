@@ -726,6 +726,22 @@ fn forbidden_message(user: &str, attributes: &RequestAttributes) -> String {
     }
 }
 
+/// `details` of a 403: Go's `StatusDetails` omits empty fields, so a non-resource denial
+/// has `{}`.
+fn status_details(attributes: &RequestAttributes) -> Value {
+    let mut details = serde_json::Map::new();
+    for (key, value) in [
+        ("name", &attributes.name),
+        ("group", &attributes.api_group),
+        ("kind", &attributes.resource),
+    ] {
+        if !value.is_empty() {
+            details.insert(key.to_string(), Value::String(value.clone()));
+        }
+    }
+    Value::Object(details)
+}
+
 fn bearer_token(request: &Request<Body>) -> Option<&str> {
     let value = request
         .headers()
@@ -788,13 +804,7 @@ pub(crate) fn check(inner: &Arc<Inner>, request: &Request<Body>) -> Result<(), A
         Ok(_) => Ok(()),
         Err(message) => {
             tracing::debug!(user = %user.name, %message, "RBAC denied a request");
-            Err(
-                ApiError::new(403, "Forbidden", message).with_details(json!({
-                    "name": attributes.name,
-                    "group": attributes.api_group,
-                    "kind": attributes.resource,
-                })),
-            )
+            Err(ApiError::new(403, "Forbidden", message).with_details(status_details(&attributes)))
         }
     }
 }

@@ -73,6 +73,15 @@ async fn without_bindings_a_service_account_is_forbidden_with_the_real_message()
             "nodes \"n1\" is forbidden: User \"{ROBOT}\" cannot get resource \"nodes\" in API group \"\" at the cluster scope"
         )
     );
+    let details = error.details.expect("details");
+    assert_eq!(
+        (
+            details.name.as_str(),
+            details.group.as_str(),
+            details.kind.as_str()
+        ),
+        ("n1", "", "nodes")
+    );
     // The admin (no token, or the kubeconfig's token) is not restricted.
     let admin: Api<Pod> = Api::namespaced(Client::new(emu.router(), "team-a"), "team-a");
     admin.list(&ListParams::default()).await.unwrap();
@@ -316,6 +325,23 @@ async fn non_resource_urls_need_their_own_rules() {
         error.message,
         "forbidden: User \"alice\" cannot get path \"/metrics\""
     );
+    // The raw body is kube-apiserver's, `details` empty as Go omits empty fields.
+    let raw = tower::ServiceExt::oneshot(
+        emu.router_with_token(&token),
+        http::Request::get("/metrics")
+            .body(axum::body::Body::empty())
+            .unwrap(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(raw.status(), 403);
+    let body = axum::body::to_bytes(raw.into_body(), 1 << 20)
+        .await
+        .unwrap();
+    let status: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(status["details"], json!({}));
+    assert_eq!(status["reason"], "Forbidden");
+    assert_eq!(status["code"], 403);
     emu.seed_yaml(
         "apiVersion: rbac.authorization.k8s.io/v1
 kind: ClusterRole
