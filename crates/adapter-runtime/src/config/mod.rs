@@ -307,6 +307,32 @@ pub struct NsxConnectionConfig {
     pub client_timeout: Duration,
 }
 
+impl NsxConnectionConfig {
+    /// Reads and checks the principal-identity certificate and key files.
+    pub fn load_certificate(&self) -> Result<NsxCertificate, ConfigError> {
+        NsxCertificate::load_files(&self.client_certificate_file, &self.client_key_file)
+    }
+
+    /// The REST client configuration: `bootstrap`'s managers, this trust and timeout, and the
+    /// principal-identity certificate as client authentication.
+    pub fn rest_config(
+        &self,
+        bootstrap: &BootstrapConfig,
+        certificate: &NsxCertificate,
+    ) -> adapter_nsx::rest::RestConfig {
+        let mut config = adapter_nsx::rest::RestConfig::new(
+            bootstrap.rest_managers(),
+            self.trust.rest_trust(),
+            adapter_nsx::rest::RestAuth::ClientCertificate {
+                certificate_chain_pem: certificate.certificate_pem.clone().into_bytes(),
+                private_key_pem: certificate.private_key_pem.clone().into_bytes(),
+            },
+        );
+        config.request_timeout = self.client_timeout;
+        config
+    }
+}
+
 const CONNECTION_KEYS: &[&str] = &[
     "NSXCAFile",
     "NSXThumbprint",

@@ -595,3 +595,56 @@ async fn a_kubeconfig_builds_a_client() {
     let client = kube_client(Some(&path)).await.unwrap();
     assert_eq!(client.default_namespace(), "default");
 }
+
+#[test]
+fn the_connection_builds_the_rest_client_configuration() {
+    let dir = tempfile::tempdir().unwrap();
+    let certificate = NsxCertificate::generate("cluster-sales").unwrap();
+    std::fs::write(dir.path().join("tls.crt"), &certificate.certificate_pem).unwrap();
+    std::fs::write(dir.path().join("tls.key"), &certificate.private_key_pem).unwrap();
+    let mp = MpAdapterConfig::parse(
+        "mp-adapter.conf",
+        "NSXInsecure: true\nNSXClientAuthCertFile: tls.crt\nNSXClientAuthKeyFile: tls.key\nNSXClientTimeout: 7\n",
+        Some(dir.path()),
+    )
+    .unwrap();
+    let loaded = mp.common.nsx.load_certificate().unwrap();
+    assert_eq!(loaded, certificate);
+    let bootstrap = BootstrapConfig::parse("bootstrap.conf", BOOTSTRAP).unwrap();
+    let rest = mp.common.nsx.rest_config(&bootstrap, &loaded);
+    assert_eq!(rest.managers, bootstrap.rest_managers());
+    assert_eq!(rest.trust, RestTrust::InsecureSkipVerify);
+    assert_eq!(rest.request_timeout, Duration::from_secs(7));
+    assert!(matches!(
+        rest.auth,
+        adapter_nsx::rest::RestAuth::ClientCertificate { .. }
+    ));
+    // Missing files are named.
+    let mp = MpAdapterConfig::parse(
+        "mp-adapter.conf",
+        "NSXInsecure: true\nNSXClientAuthCertFile: none.crt\n",
+        Some(dir.path()),
+    )
+    .unwrap();
+    let error = mp.common.nsx.load_certificate().unwrap_err().to_string();
+    assert!(error.contains("none.crt"), "{error}");
+}
+
+#[test]
+fn a_secret_that_is_not_pem_text_is_refused() {
+    let mut secret = Secret::default();
+    secret.data = Some(BTreeMap::from([
+        ("tls.crt".to_owned(), ByteString(vec![0xff, 0xfe])),
+        ("tls.key".to_owned(), ByteString(b"k".to_vec())),
+    ]));
+    error_naming(
+        certificate_from_secret("Secret ns/nsx-cert", &secret),
+        "Secret ns/nsx-cert",
+        "tls.crt",
+    );
+    error_naming(
+        certificate_from_secret("Secret ns/nsx-cert", &Secret::default()),
+        "Secret ns/nsx-cert",
+        "tls.crt",
+    );
+}
