@@ -632,11 +632,13 @@ fn the_connection_builds_the_rest_client_configuration() {
 
 #[test]
 fn a_secret_that_is_not_pem_text_is_refused() {
-    let mut secret = Secret::default();
-    secret.data = Some(BTreeMap::from([
-        ("tls.crt".to_owned(), ByteString(vec![0xff, 0xfe])),
-        ("tls.key".to_owned(), ByteString(b"k".to_vec())),
-    ]));
+    let secret = Secret {
+        data: Some(BTreeMap::from([
+            ("tls.crt".to_owned(), ByteString(vec![0xff, 0xfe])),
+            ("tls.key".to_owned(), ByteString(b"k".to_vec())),
+        ])),
+        ..Secret::default()
+    };
     error_naming(
         certificate_from_secret("Secret ns/nsx-cert", &secret),
         "Secret ns/nsx-cert",
