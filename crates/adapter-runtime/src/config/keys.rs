@@ -33,9 +33,14 @@ impl Keys {
                 map: BTreeMap::new(),
             });
         }
-        let value: Value = serde_saphyr::from_str(text).map_err(|error| ConfigError::Syntax {
-            source_name: source.clone(),
-            message: error.to_string(),
+        // YAML 1.2 booleans only: `y`, `no`, `on`... stay strings (a host named `on` is a
+        // host); duplicate keys are an error (serde-saphyr's default).
+        let options = serde_saphyr::options! { strict_booleans: true };
+        let value: Value = serde_saphyr::from_str_with_options(text, options).map_err(|error| {
+            ConfigError::Syntax {
+                source_name: source.clone(),
+                message: error.to_string(),
+            }
         })?;
         let map = match value {
             Value::Null => BTreeMap::new(),
@@ -302,6 +307,18 @@ mod tests {
         assert!(error.contains("key d"), "{error}");
         let error = keys.strings("e").unwrap_err().to_string();
         assert!(error.contains("key e"), "{error}");
+    }
+
+    #[test]
+    fn yaml_1_1_booleans_are_strings_and_duplicates_are_refused() {
+        let mut keys = Keys::parse("f.conf", "a: [y, on]\nb: yes\n").unwrap();
+        assert_eq!(keys.strings("a").unwrap(), ["y", "on"]);
+        let error = keys.bool("b", false).unwrap_err().to_string();
+        assert!(error.contains("key b"), "{error}");
+        assert!(matches!(
+            Keys::parse("f.conf", "a: 1\na: 2\n"),
+            Err(ConfigError::Syntax { .. })
+        ));
     }
 
     #[test]
