@@ -650,3 +650,25 @@ fn a_secret_that_is_not_pem_text_is_refused() {
         "tls.crt",
     );
 }
+
+/// The shipped manifests (deploy/) parse with these loaders, so the Pod starts with them.
+#[tokio::test]
+async fn the_shipped_configmaps_load() {
+    let deploy = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../deploy");
+    let emu = kube_emu::KubeEmu::new();
+    for file in [
+        "00-namespace.yaml",
+        "02-bootstrap-config.yaml",
+        "03-adapter-config.yaml",
+    ] {
+        let text = std::fs::read_to_string(deploy.join(file)).unwrap();
+        emu.seed_yaml(&text).unwrap();
+    }
+    let client = kube::Client::new(emu.router(), "default");
+    let set = load_api(&client, DEFAULT_NAMESPACE).await.unwrap();
+    assert_eq!(set.bootstrap.cluster_name, "my-cluster");
+    assert_eq!(set.mp.common.nsx.trust, NsxTrust::Insecure);
+    assert_eq!(set.mp.common.api_server_port, 16664);
+    assert_eq!(set.ccp.common.api_server_port, 16665);
+    assert_eq!(set.ccp.common.log_format, LogFormat::Json);
+}
