@@ -109,6 +109,7 @@ fn supported_and_unsupported_rules() {
         "{stderr}"
     );
     assert!(stderr.contains("3 translated, 2 refused;"), "{stderr}");
+    assert!(!stderr.contains("warning:"), "{stderr}");
 
     // The objects: YAML documents, the supported policy among them, none for the refused one.
     let documents: Vec<Value> = serde_saphyr::from_multiple(&stdout).expect("YAML documents");
@@ -239,4 +240,103 @@ fn unreadable_input_names_the_file() {
         .expect("run antrea-nsx");
     assert_eq!(output.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&output.stderr).contains("absent.json"));
+}
+
+/// The export as the NSX simulator serves it (`GET /policy/api/v1/infra?filter=...`, with
+/// system fields, every system service, rules as `ChildRule`s).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_export_from_the_simulator() {
+    use adapter_nsx::rest::{NsxRequest, NsxRestClient, RestAuth, RestConfig, RestTrust};
+
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let password = "Admin!23Admin";
+    let sim = nsx_sim::NsxSim::start(nsx_sim::SimConfig::new(
+        "127.0.0.1:0".parse().unwrap(),
+        password,
+    ))
+    .await
+    .unwrap();
+    let admin = NsxRestClient::new(RestConfig::new(
+        vec![sim.base_url().to_owned()],
+        RestTrust::CaCertificates(sim.ca_cert_pem().as_bytes().to_vec()),
+        RestAuth::Basic {
+            username: "admin".into(),
+            password: password.into(),
+        },
+    ))
+    .unwrap();
+    let patch = |path: String, body: Value| {
+        let admin = admin.clone();
+        async move {
+            admin
+                .execute(
+                    NsxRequest::new(http::Method::PATCH, format!("/policy/api/v1{path}"))
+                        .json(&body)
+                        .unwrap(),
+                )
+                .await
+                .unwrap();
+        }
+    };
+    for (id, tag) in [("web", "app|web"), ("db", "app|db")] {
+        let mut body = group(id, pod_tag(tag), true);
+        body.as_object_mut().unwrap().remove("path");
+        patch(format!("{DOMAIN}/groups/{id}"), body).await;
+    }
+    let mut rule = allow_rule();
+    rule["services"] = json!(["/infra/services/HTTPS"]);
+    patch(
+        format!("{DOMAIN}/security-policies/allow-web-to-db"),
+        json!({"resource_type": "SecurityPolicy", "category": "Application",
+            "sequence_number": 10, "scope": [format!("{DOMAIN}/groups/db")], "rules": [rule]}),
+    )
+    .await;
+    patch(
+        format!("{DOMAIN}/security-policies/stateless"),
+        json!({"resource_type": "SecurityPolicy", "category": "Application",
+            "sequence_number": 20, "stateful": false, "scope": [format!("{DOMAIN}/groups/web")],
+            "rules": [{"resource_type": "Rule", "id": "any", "action": "ALLOW",
+                "direction": "IN", "sequence_number": 1, "source_groups": ["ANY"],
+                "destination_groups": ["ANY"], "services": ["ANY"], "scope": ["ANY"]}]}),
+    )
+    .await;
+    let export: Value = admin
+        .execute(
+            NsxRequest::new(http::Method::GET, "/policy/api/v1/infra").query(
+                "filter",
+                "Type-Domain|Group|SecurityPolicy|Rule|Service|ServiceEntry",
+            ),
+        )
+        .await
+        .unwrap()
+        .json("/policy/api/v1/infra")
+        .unwrap();
+    sim.shutdown().await.unwrap();
+
+    let dir = tempfile::tempdir().unwrap();
+    let output = run(dir.path(), "nsx-export.json", &export, &[]);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(3), "stderr:\n{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "refused SecurityPolicy {DOMAIN}/security-policies/stateless"
+        )),
+        "{stderr}"
+    );
+    assert!(stderr.contains("  - StatefulnessUnsupported: "), "{stderr}");
+    assert!(stderr.contains("3 translated, 1 refused;"), "{stderr}");
+    assert!(!stderr.contains("warning:"), "{stderr}");
+    let documents: Vec<Value> = serde_saphyr::from_multiple(&stdout).expect("YAML documents");
+    let policy = documents
+        .iter()
+        .find(|d| d["kind"] == "ClusterNetworkPolicy")
+        .expect("the translated policy");
+    let ingress = &policy["spec"]["ingress"][0];
+    assert_eq!(
+        ingress["ports"],
+        json!([{"protocol": "TCP", "port": 443}]),
+        "{policy}"
+    );
+    assert_eq!(ingress["action"], "Allow", "{policy}");
 }
