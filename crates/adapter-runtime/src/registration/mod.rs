@@ -360,16 +360,19 @@ pub async fn register(
         Err(error) if admin.is_none() && error.status() == Some(StatusCode::FORBIDDEN) => None,
         Err(error) => return Err(nsx("reading the cluster control plane")(error)),
     };
-    if let Some(existing) = &control_plane
-        && !same_certificate(
-            existing.get("certificate").and_then(Value::as_str),
-            &certificate,
-        )
-    {
-        return Err(RegistrationError::CertificateMismatch {
-            object: "a cluster control plane",
-            cluster: name.to_owned(),
-        });
+    if let Some(existing) = &control_plane {
+        let held = match existing.get("certificate").and_then(Value::as_str) {
+            Some(pem) => same_certificate(Some(pem), &certificate),
+            // NSX did not show the certificate: NSX accepting ours for the identity of the
+            // same name is what the cluster control plane requires of it.
+            None => certificate_accepted(&identity).await?,
+        };
+        if !held {
+            return Err(RegistrationError::CertificateMismatch {
+                object: "a cluster control plane",
+                cluster: name.to_owned(),
+            });
+        }
     }
 
     // The principal identity.

@@ -384,3 +384,15 @@ async fn deregister_with_the_cluster_certificate_only() {
         "{error:?}"
     );
 }
+
+#[test]
+fn certificates_are_compared_by_der() {
+    let ours = NsxCertificate::generate(CLUSTER).unwrap();
+    let other = NsxCertificate::generate(CLUSTER).unwrap();
+    // NSX may reformat the PEM (line breaks, surrounding text): only the DER counts.
+    let reformatted = format!("subject=CN = {CLUSTER}\n{}", ours.certificate_pem);
+    assert!(same_certificate(Some(&reformatted), &ours));
+    assert!(!same_certificate(Some(&other.certificate_pem), &ours));
+    assert!(!same_certificate(Some("not a certificate"), &ours));
+    assert!(!same_certificate(None, &ours));
+}
