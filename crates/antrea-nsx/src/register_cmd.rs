@@ -60,6 +60,9 @@ fn describe(step: RegistrationStep) -> &'static str {
         RegistrationStep::CertificateGenerated => "generated the certificate (Secret nsx-cert)",
         RegistrationStep::PrincipalIdentityCreated => "created the principal identity",
         RegistrationStep::ClusterControlPlaneCreated => "created the cluster control plane",
+        RegistrationStep::ClusterControlPlaneUpdated => {
+            "updated the cluster control plane's vhc_path (vpcPath)"
+        }
         RegistrationStep::ContainerClusterCreated => "created the inventory container cluster",
         RegistrationStep::ClusterIdRecorded => "recorded the cluster id (ConfigMap cluster-id)",
         RegistrationStep::ClusterControlPlaneDeleted => {

@@ -129,6 +129,8 @@ pub enum RegistrationStep {
     PrincipalIdentityCreated,
     /// The cluster control plane was created.
     ClusterControlPlaneCreated,
+    /// The cluster control plane's `vhc_path` was changed to the configured `vpcPath`.
+    ClusterControlPlaneUpdated,
     /// The inventory container cluster was created.
     ContainerClusterCreated,
     /// ConfigMap `cluster-id` was written.
@@ -415,19 +417,41 @@ pub async fn register(
         }
     }
 
-    // The cluster control plane, created by the identity (so it is protected as its own).
+    // The cluster control plane, created by the identity (so it is protected as its own);
+    // an existing one is brought to the configured `vpcPath`.
+    let mut body = json!({
+        "resource_type": "ClusterControlPlane",
+        "id": name,
+        "display_name": name,
+        "certificate": certificate.certificate_pem,
+    });
+    if let Some(path) = &options.vpc_path {
+        body["vhc_path"] = json!(path);
+    }
     let control_plane = match control_plane {
-        Some(existing) => existing,
-        None => {
-            let mut body = json!({
-                "resource_type": "ClusterControlPlane",
-                "id": name,
-                "display_name": name,
-                "certificate": certificate.certificate_pem,
-            });
-            if let Some(path) = &options.vpc_path {
-                body["vhc_path"] = json!(path);
+        Some(existing)
+            if existing
+                .get("vhc_path")
+                .and_then(Value::as_str)
+                .filter(|p| !p.is_empty())
+                == options.vpc_path.as_deref() =>
+        {
+            existing
+        }
+        Some(existing) => {
+            if let Some(display_name) = existing.get("display_name") {
+                body["display_name"] = display_name.clone();
             }
+            let updated = identity
+                .put_cluster_control_plane(name, &body)
+                .await
+                .map_err(nsx("updating the cluster control plane's vhc_path"))?;
+            tracing::info!(cluster = name, vpc_path = ?options.vpc_path,
+                "updated the cluster control plane's vhc_path");
+            changes.push(RegistrationStep::ClusterControlPlaneUpdated);
+            updated
+        }
+        None => {
             let created = identity
                 .put_cluster_control_plane(name, &body)
                 .await

@@ -396,3 +396,24 @@ fn certificates_are_compared_by_der() {
     assert!(!same_certificate(Some("not a certificate"), &ours));
     assert!(!same_certificate(None, &ours));
 }
+
+#[tokio::test]
+async fn a_changed_vpc_path_is_applied_on_rerun() {
+    let mut setup = Setup::start().await;
+    let first = setup.register().await.unwrap();
+    setup.options.vpc_path = Some("/orgs/default/projects/sales".to_owned());
+    let rerun = setup.register().await.unwrap();
+    assert_eq!(
+        rerun.changes,
+        [RegistrationStep::ClusterControlPlaneUpdated]
+    );
+    assert_eq!(rerun.cluster_id, first.cluster_id);
+    let control_plane = setup
+        .admin()
+        .get_cluster_control_plane(CLUSTER)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(control_plane["vhc_path"], "/orgs/default/projects/sales");
+    assert!(setup.register().await.unwrap().changes.is_empty());
+}
