@@ -174,3 +174,122 @@ async fn a_lone_contender_creates_the_lease_and_renews_it() {
     assert_eq!(later.spec.unwrap().holder_identity.as_deref(), Some("only"));
     only.release().await.unwrap();
 }
+
+/// Work guarded by leadership: how many replicas run it at once, and how many times each
+/// started and stopped.
+#[derive(Default)]
+struct Guarded {
+    running: std::sync::atomic::AtomicUsize,
+    most_at_once: std::sync::atomic::AtomicUsize,
+    starts: std::sync::Mutex<Vec<&'static str>>,
+    stops: std::sync::Mutex<Vec<&'static str>>,
+}
+
+fn spawn_replica(
+    client: &kube::Client,
+    identity: &'static str,
+    guarded: &std::sync::Arc<Guarded>,
+) -> (
+    tokio_util::sync::CancellationToken,
+    tokio::task::JoinHandle<Result<(), adapter_runtime::leader::LeaderError>>,
+) {
+    use std::sync::atomic::Ordering;
+    let election = LeaderElection::start(client.clone(), options(identity)).unwrap();
+    let shutdown = tokio_util::sync::CancellationToken::new();
+    let guarded = guarded.clone();
+    let task = tokio::spawn(adapter_runtime::leader::run_as_leader(
+        election,
+        shutdown.clone(),
+        move |token| {
+            let guarded = guarded.clone();
+            async move {
+                let now = guarded.running.fetch_add(1, Ordering::SeqCst) + 1;
+                guarded.most_at_once.fetch_max(now, Ordering::SeqCst);
+                guarded.starts.lock().unwrap().push(identity);
+                token.cancelled().await;
+                // Flushing takes a while; the standby must not start meanwhile.
+                tokio::time::sleep(Duration::from_millis(500)).await;
+                guarded.stops.lock().unwrap().push(identity);
+                guarded.running.fetch_sub(1, Ordering::SeqCst);
+            }
+        },
+    ));
+    (shutdown, task)
+}
+
+#[tokio::test(start_paused = true)]
+async fn guarded_work_runs_on_one_replica_at_a_time_and_moves_on_shutdown() {
+    use std::sync::atomic::Ordering;
+    let (_emu, client) = emulator();
+    let guarded = std::sync::Arc::new(Guarded::default());
+    let (stop_one, one) = spawn_replica(&client, "one", &guarded);
+    for _ in 0..100 {
+        if !guarded.starts.lock().unwrap().is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(*guarded.starts.lock().unwrap(), ["one"]);
+    let (stop_two, two) = spawn_replica(&client, "two", &guarded);
+    tokio::time::sleep(Duration::from_secs(10)).await;
+    assert_eq!(
+        *guarded.starts.lock().unwrap(),
+        ["one"],
+        "the standby stays idle"
+    );
+
+    // "one" shuts down: its work stops (and flushes) before the Lease is released, then
+    // "two" starts its work.
+    stop_one.cancel();
+    one.await.unwrap().unwrap();
+    assert_eq!(*guarded.stops.lock().unwrap(), ["one"]);
+    for _ in 0..100 {
+        if guarded.starts.lock().unwrap().len() == 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(*guarded.starts.lock().unwrap(), ["one", "two"]);
+    assert_eq!(holder(&client).await.as_deref(), Some("two"));
+
+    stop_two.cancel();
+    two.await.unwrap().unwrap();
+    assert_eq!(*guarded.stops.lock().unwrap(), ["one", "two"]);
+    assert_eq!(guarded.most_at_once.load(Ordering::SeqCst), 1);
+    assert_eq!(holder(&client).await, None);
+}
+
+#[tokio::test(start_paused = true)]
+async fn guarded_work_stops_when_leadership_is_lost_and_starts_again_when_regained() {
+    let (emu, client) = emulator();
+    let guarded = std::sync::Arc::new(Guarded::default());
+    let (stop, replica) = spawn_replica(&client, "only", &guarded);
+    let wait_for_count = |list: &'static str, count: usize| {
+        let guarded = guarded.clone();
+        async move {
+            for _ in 0..400 {
+                let seen = match list {
+                    "starts" => guarded.starts.lock().unwrap().len(),
+                    _ => guarded.stops.lock().unwrap().len(),
+                };
+                if seen >= count {
+                    return;
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            panic!("{list} did not reach {count}");
+        }
+    };
+    wait_for_count("starts", 1).await;
+    emu.inject_failure(FailureRule {
+        resource: Some("leases".to_string()),
+        ..FailureRule::new(503)
+    });
+    wait_for_count("stops", 1).await;
+    assert_eq!(guarded.starts.lock().unwrap().len(), 1);
+    emu.clear_failures();
+    wait_for_count("starts", 2).await;
+    stop.cancel();
+    replica.await.unwrap().unwrap();
+    assert_eq!(guarded.stops.lock().unwrap().len(), 2);
+}

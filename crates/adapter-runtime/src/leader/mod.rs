@@ -180,6 +180,58 @@ impl LeaderElection {
     }
 }
 
+/// Runs `work` only while this replica leads, until `shutdown`.
+///
+/// Each time leadership is gained, `work` is called with a fresh token and its future is
+/// driven; when leadership is lost the token is cancelled and the future is awaited to
+/// its end before campaigning goes on (the work must stop writing promptly once its
+/// token is cancelled). On `shutdown` the running work is cancelled and awaited (so it can
+/// flush), and only then is the Lease released, so the standby never overlaps with it.
+pub async fn run_as_leader<F, Fut>(
+    election: LeaderElection,
+    shutdown: CancellationToken,
+    mut work: F,
+) -> Result<(), LeaderError>
+where
+    F: FnMut(CancellationToken) -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    let mut leads = election.is_leader();
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => break,
+            changed = leads.wait_for(|leading| *leading) => {
+                if changed.is_err() {
+                    break;
+                }
+            }
+        }
+        let token = shutdown.child_token();
+        let running = work(token.clone());
+        tokio::pin!(running);
+        let finished_alone = tokio::select! {
+            () = &mut running => true,
+            _ = leads.wait_for(|leading| !*leading) => false,
+            _ = shutdown.cancelled() => false,
+        };
+        token.cancel();
+        if !finished_alone {
+            running.await;
+        }
+        if shutdown.is_cancelled() {
+            break;
+        }
+        if finished_alone {
+            // The work ended by itself while leading: wait for the next term.
+            tokio::select! {
+                _ = shutdown.cancelled() => break,
+                _ = leads.wait_for(|leading| !*leading) => {}
+            }
+        }
+    }
+    election.release().await
+}
+
 impl Drop for LeaderElection {
     /// Dropping without [`LeaderElection::release`] abandons the Lease as a crash would.
     fn drop(&mut self) {
