@@ -836,6 +836,25 @@ pub(crate) async fn token_request(
         .ok()
         .and_then(|v| v.get("spec").cloned())
         .unwrap_or_else(|| json!({}));
+    let seconds = match spec.get("expirationSeconds") {
+        None | Some(Value::Null) => 3600,
+        Some(value) => value.as_i64().unwrap_or(0),
+    };
+    let too_short = seconds < 600;
+    if too_short || seconds > 1 << 32 {
+        let detail = if too_short {
+            "may not specify a duration less than 10 minutes"
+        } else {
+            "may not specify a duration larger than 2^32 seconds"
+        };
+        let error = kube_apimachinery::field_error::FieldError::invalid(
+            "spec.expirationSeconds",
+            json!(seconds),
+            detail,
+        );
+        let error = ApiError::invalid("TokenRequest", "authentication.k8s.io", &name, &[error]);
+        return Ok(crate::http::error_response(&error));
+    }
     let emu = KubeEmu {
         inner: inner.clone(),
     };
@@ -846,10 +865,6 @@ pub(crate) async fn token_request(
             return Ok(crate::http::error_response(&error));
         }
     };
-    let seconds = spec
-        .get("expirationSeconds")
-        .and_then(Value::as_i64)
-        .unwrap_or(3600);
     let expiration = k8s_openapi::jiff::Timestamp::now()
         .checked_add(k8s_openapi::jiff::SignedDuration::from_secs(seconds))
         .map(|t| t.to_string())

@@ -290,6 +290,16 @@ async fn token_requests_mint_tokens_that_die_with_their_service_account() {
     let robot = Client::new(emu.router_with_token(&token), "team-a");
     // Discovery and /version are open to every authenticated user.
     robot.apiserver_version().await.unwrap();
+    // Tokens live at least ten minutes, as kube-apiserver requires.
+    let request = http::Request::post("/api/v1/namespaces/team-a/serviceaccounts/robot/token")
+        .body(serde_json::to_vec(&json!({"spec": {"expirationSeconds": 60}})).unwrap())
+        .unwrap();
+    let error = api_error(admin.request::<Value>(request).await.unwrap_err());
+    assert_eq!(error.code, 422);
+    assert_eq!(
+        error.message,
+        "TokenRequest.authentication.k8s.io \"robot\" is invalid: spec.expirationSeconds: Invalid value: 60: may not specify a duration less than 10 minutes"
+    );
     // An unknown ServiceAccount gets a NotFound.
     let request = http::Request::post("/api/v1/namespaces/team-a/serviceaccounts/nobody/token")
         .body(b"{}".to_vec())
