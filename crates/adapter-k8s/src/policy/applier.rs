@@ -320,7 +320,8 @@ impl Applier {
             }
         }
         let workers = self.options.workers.max(1);
-        for (_, objects) in write_stages {
+        for (stage, objects) in write_stages {
+            tracing::debug!(stage, objects = objects.len(), "writing a stage");
             let steps: Vec<_> = objects
                 .into_iter()
                 .map(|(object, create)| {

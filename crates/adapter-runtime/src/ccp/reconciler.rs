@@ -283,6 +283,11 @@ impl Reconciler {
             }
         };
         self.metrics.translations.fetch_add(1, Ordering::Relaxed);
+        for verdict in &translation.verdicts {
+            for error in verdict.errors() {
+                tracing::debug!(path = %verdict.id.path, %error, "refused");
+            }
+        }
         if self
             .translated_for
             .as_ref()
@@ -414,6 +419,11 @@ impl Reconciler {
                 "applying"
             );
             let outcome = self.applier.apply(&planned, &observed).await;
+            tracing::debug!(
+                requests = outcome.write_requests,
+                failures = outcome.failures().len(),
+                "applied"
+            );
             self.metrics
                 .writes
                 .fetch_add(outcome.write_requests, Ordering::Relaxed);
