@@ -7,10 +7,13 @@
 //! - [`registration`]: register and deregister the cluster with NSX.
 //! - [`observability`]: `/livez`, `/readyz` and `/metrics` on each adapter's API port.
 //! - [`leader`]: Lease-based leader election.
+//! - [`process`]: one adapter process from its configuration: API port, leader election,
+//!   the adapter, and its state mirrored into readiness, status and metrics.
 
 pub mod ccp;
 pub mod config;
 pub mod leader;
 pub mod mp;
 pub mod observability;
+pub mod process;
 pub mod registration;

@@ -2,10 +2,12 @@
 
 use clap::{Parser, Subcommand};
 
+use crate::adapter_cmd::AdapterArgs;
 use crate::kube_emu_cmd::KubeEmuArgs;
 use crate::logging::LogArgs;
 use crate::nsx_sim_cmd::NsxSimArgs;
 use crate::register_cmd::RegisterArgs;
+use crate::sandbox::SandboxArgs;
 use crate::translate_cmd::TranslateArgs;
 
 /// Antrea NSX Adapter: connects a Kubernetes cluster running Antrea to VMware NSX.
@@ -20,6 +22,13 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Run the whole system on this machine: an emulated cluster with Antrea and a demo
+    /// workload, a simulated NSX Manager with demo policies, registration and both adapters.
+    Sandbox(SandboxArgs),
+    /// Run the CCP adapter: NSX firewall policy to Antrea policy, with realization status.
+    CcpAdapter(AdapterArgs),
+    /// Run the MP adapter: inventory, health, policy statistics and troubleshooting for NSX.
+    MpAdapter(AdapterArgs),
     /// Run the Kubernetes API emulator on loopback and write a kubeconfig for it.
     KubeEmu(KubeEmuArgs),
     /// Run the NSX Manager simulator (REST API over HTTPS and the adapter channel).
@@ -35,6 +44,13 @@ pub enum Command {
 
 pub async fn run(command: Command) -> anyhow::Result<()> {
     match command {
+        Command::Sandbox(args) => crate::sandbox::run(args).await,
+        Command::CcpAdapter(args) => {
+            crate::adapter_cmd::run(adapter_runtime::process::AdapterRole::Ccp, args).await
+        }
+        Command::MpAdapter(args) => {
+            crate::adapter_cmd::run(adapter_runtime::process::AdapterRole::Mp, args).await
+        }
         Command::KubeEmu(args) => crate::kube_emu_cmd::run(args).await,
         Command::NsxSim(args) => crate::nsx_sim_cmd::run(args).await,
         Command::Register(args) => crate::register_cmd::run_register(args).await,

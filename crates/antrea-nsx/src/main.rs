@@ -3,11 +3,13 @@
 //! This file only wires things: it installs the TLS provider, sets up logging, parses the
 //! command line and hands over to the subcommand.
 
+mod adapter_cmd;
 mod cli;
 mod kube_emu_cmd;
 mod logging;
 mod nsx_sim_cmd;
 mod register_cmd;
+mod sandbox;
 mod translate_cmd;
 
 use clap::Parser;

@@ -1,0 +1,501 @@
+//! One adapter process, as `antrea-nsx ccp-adapter` and `antrea-nsx mp-adapter` (and the
+//! sandbox) run it: from the configuration, it builds the adapter's options, serves the API
+//! port (`/livez`, `/readyz`, `/metrics`, `/status`), optionally campaigns for the Lease, runs
+//! the adapter while leading, and mirrors the adapter's state into readiness, status and
+//! Prometheus metrics.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use adapter_nsx::channel::ChannelConfig;
+use nsx_proto::tls::{ClientTls, ServerTrust};
+use prometheus_client::registry::Registry;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use crate::ccp::{CcpAdapter, CcpAdapterOptions, CcpStatus};
+use crate::config::{AdapterConfigSet, NsxCertificate, NsxConnectionConfig, NsxTrust};
+use crate::leader::{
+    CCP_LEASE_NAME, LeaderElection, LeaderElectionOptions, MP_LEASE_NAME, default_identity,
+    run_as_leader,
+};
+use crate::mp::{MpAdapter, MpAdapterOptions, MpPhase, MpStatus};
+use crate::observability::metrics::{
+    CcpMetricsFamilies, KindLabels, MpMetricsFamilies, OperationLabels, ResultLabels, StateLabels,
+    set_total,
+};
+use crate::observability::{ApiServer, Observed, ObservedSenders, Readiness};
+
+/// Which adapter a process runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AdapterRole {
+    Ccp,
+    Mp,
+}
+
+impl AdapterRole {
+    fn name(self) -> &'static str {
+        match self {
+            AdapterRole::Ccp => "ccp-adapter",
+            AdapterRole::Mp => "mp-adapter",
+        }
+    }
+}
+
+/// How the process runs, besides the configuration files.
+#[derive(Debug, Clone)]
+pub struct AdapterProcessOptions {
+    pub role: AdapterRole,
+    /// The namespace of the Lease.
+    pub namespace: String,
+    /// The API port's address.
+    pub api_listen: SocketAddr,
+    /// Campaign for the Lease and run the adapter only while leading (two replicas); off:
+    /// run at once.
+    pub leader_election: bool,
+    /// The cluster id NSX assigned (ConfigMap `cluster-id`): the MP adapter's inventory id.
+    pub cluster_id: String,
+    /// Where the MP adapter reads the CCP adapter's `/status` (same Pod, over localhost).
+    pub ccp_status_url: Option<String>,
+}
+
+/// Why a process could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum ProcessError {
+    #[error(transparent)]
+    Config(#[from] crate::config::ConfigError),
+    #[error("{key}: {message}")]
+    Unusable { key: &'static str, message: String },
+    #[error(transparent)]
+    Api(#[from] crate::observability::ObservabilityError),
+    #[error(transparent)]
+    Leader(#[from] crate::leader::LeaderError),
+    #[error(transparent)]
+    Ccp(#[from] crate::ccp::CcpError),
+    #[error(transparent)]
+    Mp(#[from] crate::mp::MpError),
+}
+
+/// The channel's trust from the configured NSX trust. The channel always verifies NSX: a CA
+/// or a pinned thumbprint; `NSXInsecure` covers REST calls only.
+fn channel_trust(nsx: &NsxConnectionConfig) -> Result<ServerTrust, ProcessError> {
+    match &nsx.trust {
+        NsxTrust::CaFile { pem, .. } => Ok(ServerTrust::CaCertificates(pem.clone())),
+        NsxTrust::Thumbprints(pins) => pins
+            .first()
+            .map(|pin| ServerTrust::PinnedSha256(*pin))
+            .ok_or(ProcessError::Unusable {
+                key: "NSXThumbprint",
+                message: "no thumbprint given".to_owned(),
+            }),
+        NsxTrust::Insecure => Err(ProcessError::Unusable {
+            key: "NSXInsecure",
+            message: "the adapter channel always verifies NSX: set NSXCAFile or NSXThumbprint"
+                .to_owned(),
+        }),
+    }
+}
+
+/// The channel configuration: bootstrap's channel endpoints, the cluster name (= the
+/// certificate's CommonName) and the principal-identity certificate.
+pub fn channel_config(
+    config: &AdapterConfigSet,
+    nsx: &NsxConnectionConfig,
+    certificate: &NsxCertificate,
+) -> Result<ChannelConfig, ProcessError> {
+    let tls = ClientTls::new(
+        certificate.certificate_pem.as_bytes(),
+        certificate.private_key_pem.as_bytes(),
+        channel_trust(nsx)?,
+    )
+    .map_err(|error| ProcessError::Unusable {
+        key: "NSXClientAuthCertFile",
+        message: error.to_string(),
+    })?;
+    let mut channel = ChannelConfig::new(
+        config.bootstrap.channel_endpoints(),
+        config.bootstrap.cluster_name.clone(),
+        tls,
+    );
+    channel.adapter_instance = default_identity();
+    Ok(channel)
+}
+
+/// The CCP adapter's options from ccp-adapter.conf.
+pub fn ccp_options(config: &AdapterConfigSet) -> Result<CcpAdapterOptions, ProcessError> {
+    let nsx = &config.ccp.common.nsx;
+    let certificate = nsx.load_certificate()?;
+    let mut options = CcpAdapterOptions::new(channel_config(config, nsx, &certificate)?);
+    options.cluster_id = config.bootstrap.cluster_name.clone();
+    options.translate = config.ccp.translate_options();
+    options.resync_interval = config.ccp.reconciler_resync;
+    options.realize_timeout = config.ccp.realize_timeout;
+    options.error_report_interval = config.ccp.realize_error_sync_interval;
+    options.workers = config.ccp.reconciler_worker_count;
+    // ReconcilerQPS: whole writes per second; 0 or less means unlimited.
+    options.writes_per_second =
+        (config.ccp.reconciler_qps >= 1.0).then(|| config.ccp.reconciler_qps.round() as u32);
+    Ok(options)
+}
+
+/// The MP adapter's options from mp-adapter.conf.
+pub fn mp_options(
+    config: &AdapterConfigSet,
+    cluster_id: &str,
+    ccp_status_url: Option<&str>,
+) -> Result<MpAdapterOptions, ProcessError> {
+    let nsx = &config.mp.common.nsx;
+    let certificate = nsx.load_certificate()?;
+    let rest = nsx.rest_config(&config.bootstrap, &certificate);
+    let mut options =
+        MpAdapterOptions::new(cluster_id, rest, channel_config(config, nsx, &certificate)?);
+    options.cluster.cluster_type = config.mp.cluster_type.clone();
+    options.inventory_batch_size = config.mp.inventory_batch_size;
+    options.inventory_batch_period = config.mp.inventory_batch_period;
+    options.inventory_gc_period = config.mp.inventory_gc_period;
+    if let Some(url) = ccp_status_url {
+        options.ccp_status_url = url.to_owned();
+    }
+    Ok(options)
+}
+
+/// A running adapter process.
+pub struct AdapterProcess {
+    api: ApiServer,
+    shutdown: CancellationToken,
+    task: JoinHandle<()>,
+}
+
+impl std::fmt::Debug for AdapterProcess {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AdapterProcess")
+            .field("api", &self.api.local_addr())
+            .finish_non_exhaustive()
+    }
+}
+
+/// The adapter the process runs, started from its options.
+enum AdapterOptions {
+    Ccp(Box<CcpAdapterOptions>),
+    Mp(Box<MpAdapterOptions>),
+}
+
+impl AdapterProcess {
+    /// Builds the adapter's options from `config` (failing on anything unusable before
+    /// anything runs), binds the API port and starts the adapter (or the campaign).
+    pub async fn start(
+        options: AdapterProcessOptions,
+        config: AdapterConfigSet,
+        kube: kube::Client,
+    ) -> Result<AdapterProcess, ProcessError> {
+        let adapter = match options.role {
+            AdapterRole::Ccp => AdapterOptions::Ccp(Box::new(ccp_options(&config)?)),
+            AdapterRole::Mp => AdapterOptions::Mp(Box::new(mp_options(
+                &config,
+                &options.cluster_id,
+                options.ccp_status_url.as_deref(),
+            )?)),
+        };
+        let mut registry = Registry::default();
+        let families = match options.role {
+            AdapterRole::Ccp => {
+                Families::Ccp(Arc::new(CcpMetricsFamilies::register(&mut registry)))
+            }
+            AdapterRole::Mp => Families::Mp(Arc::new(MpMetricsFamilies::register(&mut registry))),
+        };
+        let (observed, senders) = Observed::channel(registry);
+        let api = ApiServer::bind(options.api_listen, observed).await?;
+        let shutdown = CancellationToken::new();
+        let senders = Arc::new(senders);
+        let adapter = Arc::new(adapter);
+        let run = {
+            let kube = kube.clone();
+            let families = families.clone();
+            let senders = senders.clone();
+            move |token: CancellationToken| {
+                let kube = kube.clone();
+                let families = families.clone();
+                let senders = senders.clone();
+                let adapter = adapter.clone();
+                async move {
+                    families.set_leader(true);
+                    run_adapter(&adapter, kube, token, &families, &senders).await;
+                    families.set_leader(false);
+                }
+            }
+        };
+        let task = if options.leader_election {
+            let lease = match options.role {
+                AdapterRole::Ccp => CCP_LEASE_NAME,
+                AdapterRole::Mp => MP_LEASE_NAME,
+            };
+            let mut lease_options =
+                LeaderElectionOptions::new(options.namespace.clone(), lease, default_identity());
+            let leader = match options.role {
+                AdapterRole::Ccp => &config.ccp.common.leader_election,
+                AdapterRole::Mp => &config.mp.common.leader_election,
+            };
+            lease_options.lease_duration = leader.lease_duration;
+            lease_options.renew_deadline = leader.renew_deadline;
+            lease_options.retry_period = leader.retry_period;
+            let election = LeaderElection::start(kube, lease_options)?;
+            let _ = senders.ready.send(Readiness::standby());
+            let token = shutdown.clone();
+            let role = options.role;
+            tokio::spawn(async move {
+                if let Err(error) = run_as_leader(election, token, run).await {
+                    tracing::error!(adapter = role.name(), %error, "leader election ended");
+                }
+            })
+        } else {
+            let token = shutdown.clone();
+            tokio::spawn(async move { run(token).await })
+        };
+        tracing::info!(
+            adapter = options.role.name(),
+            api = %api.local_addr(),
+            leader_election = options.leader_election,
+            "adapter process started"
+        );
+        Ok(AdapterProcess {
+            api,
+            shutdown,
+            task,
+        })
+    }
+
+    /// The API port's address.
+    pub fn api_addr(&self) -> SocketAddr {
+        self.api.local_addr()
+    }
+
+    /// Resolves when the adapter stopped on its own (it does not, unless shut down).
+    pub async fn wait(&mut self) {
+        let _ = (&mut self.task).await;
+    }
+
+    /// Stops the adapter (the MP adapter flushes pending inventory), releases the Lease and
+    /// stops serving the API port.
+    pub async fn shutdown(self) {
+        self.shutdown.cancel();
+        let _ = self.task.await;
+        if let Err(error) = self.api.shutdown().await {
+            tracing::warn!(%error, "stopping the API port");
+        }
+    }
+}
+
+/// The metric families of the process's adapter.
+#[derive(Clone)]
+enum Families {
+    Ccp(Arc<CcpMetricsFamilies>),
+    Mp(Arc<MpMetricsFamilies>),
+}
+
+impl Families {
+    fn set_leader(&self, leading: bool) {
+        let value = i64::from(leading);
+        match self {
+            Families::Ccp(families) => families.leader.set(value),
+            Families::Mp(families) => families.leader.set(value),
+        };
+    }
+}
+
+/// How often the adapter's counters are copied into the metric families.
+const MIRROR_PERIOD: Duration = Duration::from_secs(1);
+
+/// Runs the adapter until `token` is cancelled, mirroring its state.
+async fn run_adapter(
+    adapter: &AdapterOptions,
+    kube: kube::Client,
+    token: CancellationToken,
+    families: &Families,
+    senders: &ObservedSenders,
+) {
+    match (adapter, families) {
+        (AdapterOptions::Ccp(options), Families::Ccp(families)) => {
+            let adapter = match CcpAdapter::start((**options).clone(), kube).await {
+                Ok(adapter) => adapter,
+                Err(error) => {
+                    tracing::error!(%error, "the CCP adapter could not start");
+                    let _ = senders.ready.send(Readiness::not_ready(error.to_string()));
+                    token.cancelled().await;
+                    return;
+                }
+            };
+            let mut status = adapter.status();
+            let metrics = adapter.metrics();
+            loop {
+                mirror_ccp(&status.borrow_and_update(), &metrics, families, senders);
+                tokio::select! {
+                    _ = token.cancelled() => break,
+                    changed = status.changed() => if changed.is_err() { break },
+                    _ = tokio::time::sleep(MIRROR_PERIOD) => {}
+                }
+            }
+            adapter.shutdown().await;
+        }
+        (AdapterOptions::Mp(options), Families::Mp(families)) => {
+            let adapter = match MpAdapter::start((**options).clone(), kube).await {
+                Ok(adapter) => adapter,
+                Err(error) => {
+                    tracing::error!(%error, "the MP adapter could not start");
+                    let _ = senders.ready.send(Readiness::not_ready(error.to_string()));
+                    token.cancelled().await;
+                    return;
+                }
+            };
+            let mut status = adapter.status();
+            let metrics = adapter.metrics();
+            loop {
+                mirror_mp(&status.borrow_and_update(), &metrics, families, senders);
+                tokio::select! {
+                    _ = token.cancelled() => break,
+                    changed = status.changed() => if changed.is_err() { break },
+                    _ = tokio::time::sleep(MIRROR_PERIOD) => {}
+                }
+            }
+            adapter.shutdown().await;
+        }
+        _ => unreachable_role(),
+    }
+    let _ = senders.ready.send(Readiness::standby());
+}
+
+fn unreachable_role() {
+    tracing::error!("metric families of one adapter given to the other");
+}
+
+fn gauge(value: u64) -> i64 {
+    i64::try_from(value).unwrap_or(i64::MAX)
+}
+
+fn mirror_ccp(
+    status: &CcpStatus,
+    metrics: &crate::ccp::CcpMetrics,
+    families: &CcpMetricsFamilies,
+    senders: &ObservedSenders,
+) {
+    let read = |counter: &std::sync::atomic::AtomicU64| counter.load(Ordering::Relaxed);
+    families.channel_connected.set(i64::from(status.connected));
+    families
+        .generation_applied
+        .set(gauge(status.applied_generation));
+    for (state, value) in [
+        ("IN_PROGRESS", status.realization.in_progress),
+        ("SUCCESS", status.realization.success),
+        ("ERROR", status.realization.error),
+    ] {
+        families
+            .realization
+            .get_or_create(&StateLabels::new(state))
+            .set(gauge(value));
+    }
+    families
+        .desired_objects
+        .get_or_create(&KindLabels::new("owned"))
+        .set(gauge(status.owned_objects));
+    set_total(
+        &families
+            .kubernetes_writes
+            .get_or_create(&OperationLabels::new("write")),
+        read(&metrics.writes),
+    );
+    set_total(
+        &families
+            .kubernetes_writes
+            .get_or_create(&OperationLabels::new("retry")),
+        read(&metrics.write_retries),
+    );
+    set_total(
+        &families
+            .kubernetes_writes
+            .get_or_create(&OperationLabels::new("drift_repair")),
+        read(&metrics.drift_repairs),
+    );
+    set_total(
+        &families.errors.get_or_create(&KindLabels::new("write")),
+        read(&metrics.write_errors),
+    );
+    set_total(&families.reconnects, read(&metrics.reconnects));
+    let ready = if status.connected && status.synced {
+        Readiness::ready()
+    } else if !status.connected {
+        Readiness::not_ready("not connected to NSX")
+    } else {
+        Readiness::syncing("applying the latest desired state")
+    };
+    families.ready.set(i64::from(ready.is_ready()));
+    senders.ready.send_if_modified(|current| {
+        let changed = *current != ready;
+        *current = ready;
+        changed
+    });
+    if let Ok(value) = serde_json::to_value(status) {
+        senders.status.send_if_modified(|current| {
+            let changed = *current != value;
+            *current = value;
+            changed
+        });
+    }
+}
+
+fn mirror_mp(
+    status: &MpStatus,
+    metrics: &crate::mp::MpMetrics,
+    families: &MpMetricsFamilies,
+    senders: &ObservedSenders,
+) {
+    let read = |counter: &std::sync::atomic::AtomicU64| counter.load(Ordering::Relaxed);
+    families.nsx_connected.set(i64::from(status.nsx_session_up));
+    families
+        .inventory_objects
+        .get_or_create(&KindLabels::new("all"))
+        .set(gauge(read(&metrics.inventory_objects)));
+    families
+        .inventory_pending
+        .set(gauge(read(&metrics.inventory_pending)));
+    set_total(
+        &families
+            .inventory_batches
+            .get_or_create(&ResultLabels::new("success")),
+        read(&metrics.batches_sent),
+    );
+    set_total(
+        &families
+            .inventory_batches
+            .get_or_create(&ResultLabels::new("failure")),
+        read(&metrics.batches_failed),
+    );
+    set_total(&families.inventory_updates, read(&metrics.objects_sent));
+    set_total(
+        &families.errors.get_or_create(&KindLabels::new("request")),
+        read(&metrics.requests_failed),
+    );
+    set_total(&families.reconnects, read(&metrics.reconnects));
+    let ready = if status.phase == MpPhase::Running && status.nsx_session_up {
+        Readiness::ready()
+    } else if !status.kubernetes_reachable {
+        Readiness::not_ready("the Kubernetes API is not reachable")
+    } else if status.phase != MpPhase::Running {
+        Readiness::syncing("initial inventory sync in progress")
+    } else {
+        Readiness::not_ready("not connected to NSX")
+    };
+    families.ready.set(i64::from(ready.is_ready()));
+    senders.ready.send_if_modified(|current| {
+        let changed = *current != ready;
+        *current = ready;
+        changed
+    });
+    if let Ok(value) = serde_json::to_value(status) {
+        senders.status.send_if_modified(|current| {
+            let changed = *current != value;
+            *current = value;
+            changed
+        });
+    }
+}
