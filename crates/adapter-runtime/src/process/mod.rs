@@ -12,6 +12,7 @@ use std::time::Duration;
 use adapter_nsx::channel::ChannelConfig;
 use nsx_proto::tls::{ClientTls, ServerTrust};
 use prometheus_client::registry::Registry;
+use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
@@ -307,6 +308,43 @@ impl Families {
 /// How often the adapter's counters are copied into the metric families.
 const MIRROR_PERIOD: Duration = Duration::from_secs(1);
 
+/// The started adapter, or `None` after making the process not ready with the reason and
+/// waiting for the end (a process whose adapter cannot start stays up, unready, so its API
+/// port tells why).
+async fn started<A, E: std::fmt::Display>(
+    result: Result<A, E>,
+    adapter: &str,
+    senders: &ObservedSenders,
+    token: &CancellationToken,
+) -> Option<A> {
+    match result {
+        Ok(adapter) => Some(adapter),
+        Err(error) => {
+            tracing::error!(adapter, %error, "the adapter could not start");
+            let _ = senders.ready.send(Readiness::not_ready(error.to_string()));
+            token.cancelled().await;
+            None
+        }
+    }
+}
+
+/// Calls `mirror` with the adapter's status at every change, and at least every
+/// [`MIRROR_PERIOD`] (counters move without status changes), until `token` is cancelled.
+async fn mirror_until_cancelled<S>(
+    mut status: watch::Receiver<S>,
+    token: &CancellationToken,
+    mut mirror: impl FnMut(&S),
+) {
+    loop {
+        mirror(&status.borrow_and_update());
+        tokio::select! {
+            _ = token.cancelled() => break,
+            changed = status.changed() => if changed.is_err() { break },
+            _ = tokio::time::sleep(MIRROR_PERIOD) => {}
+        }
+    }
+}
+
 /// Runs the adapter until `token` is cancelled, mirroring its state.
 async fn run_adapter(
     adapter: &AdapterOptions,
@@ -317,56 +355,48 @@ async fn run_adapter(
 ) {
     match (adapter, families) {
         (AdapterOptions::Ccp(options), Families::Ccp(families)) => {
-            let adapter = match CcpAdapter::start((**options).clone(), kube).await {
-                Ok(adapter) => adapter,
-                Err(error) => {
-                    tracing::error!(%error, "the CCP adapter could not start");
-                    let _ = senders.ready.send(Readiness::not_ready(error.to_string()));
-                    token.cancelled().await;
-                    return;
-                }
-            };
-            let mut status = adapter.status();
-            let metrics = adapter.metrics();
-            loop {
-                mirror_ccp(&status.borrow_and_update(), &metrics, families, senders);
-                tokio::select! {
-                    _ = token.cancelled() => break,
-                    changed = status.changed() => if changed.is_err() { break },
-                    _ = tokio::time::sleep(MIRROR_PERIOD) => {}
-                }
+            let start = CcpAdapter::start((**options).clone(), kube).await;
+            if let Some(adapter) = started(start, "ccp-adapter", senders, &token).await {
+                let metrics = adapter.metrics();
+                mirror_until_cancelled(adapter.status(), &token, |status| {
+                    mirror_ccp(status, &metrics, families, senders);
+                })
+                .await;
+                adapter.shutdown().await;
             }
-            adapter.shutdown().await;
         }
         (AdapterOptions::Mp(options), Families::Mp(families)) => {
-            let adapter = match MpAdapter::start((**options).clone(), kube).await {
-                Ok(adapter) => adapter,
-                Err(error) => {
-                    tracing::error!(%error, "the MP adapter could not start");
-                    let _ = senders.ready.send(Readiness::not_ready(error.to_string()));
-                    token.cancelled().await;
-                    return;
-                }
-            };
-            let mut status = adapter.status();
-            let metrics = adapter.metrics();
-            loop {
-                mirror_mp(&status.borrow_and_update(), &metrics, families, senders);
-                tokio::select! {
-                    _ = token.cancelled() => break,
-                    changed = status.changed() => if changed.is_err() { break },
-                    _ = tokio::time::sleep(MIRROR_PERIOD) => {}
-                }
+            let start = MpAdapter::start((**options).clone(), kube).await;
+            if let Some(adapter) = started(start, "mp-adapter", senders, &token).await {
+                let metrics = adapter.metrics();
+                mirror_until_cancelled(adapter.status(), &token, |status| {
+                    mirror_mp(status, &metrics, families, senders);
+                })
+                .await;
+                adapter.shutdown().await;
             }
-            adapter.shutdown().await;
         }
-        _ => unreachable_role(),
+        // Both come from the same role in `AdapterProcess::start`.
+        _ => tracing::error!("metric families of one adapter given to the other"),
     }
     let _ = senders.ready.send(Readiness::standby());
 }
 
-fn unreachable_role() {
-    tracing::error!("metric families of one adapter given to the other");
+/// Publishes readiness and the status document, waking `/readyz` and `/status` readers only
+/// on a change.
+fn publish(senders: &ObservedSenders, ready: Readiness, status: &impl serde::Serialize) {
+    senders.ready.send_if_modified(|current| {
+        let changed = *current != ready;
+        *current = ready;
+        changed
+    });
+    if let Ok(value) = serde_json::to_value(status) {
+        senders.status.send_if_modified(|current| {
+            let changed = *current != value;
+            *current = value;
+            changed
+        });
+    }
 }
 
 fn gauge(value: u64) -> i64 {
@@ -429,18 +459,7 @@ fn mirror_ccp(
         Readiness::syncing("applying the latest desired state")
     };
     families.ready.set(i64::from(ready.is_ready()));
-    senders.ready.send_if_modified(|current| {
-        let changed = *current != ready;
-        *current = ready;
-        changed
-    });
-    if let Ok(value) = serde_json::to_value(status) {
-        senders.status.send_if_modified(|current| {
-            let changed = *current != value;
-            *current = value;
-            changed
-        });
-    }
+    publish(senders, ready, status);
 }
 
 fn mirror_mp(
@@ -486,16 +505,5 @@ fn mirror_mp(
         Readiness::not_ready("not connected to NSX")
     };
     families.ready.set(i64::from(ready.is_ready()));
-    senders.ready.send_if_modified(|current| {
-        let changed = *current != ready;
-        *current = ready;
-        changed
-    });
-    if let Ok(value) = serde_json::to_value(status) {
-        senders.status.send_if_modified(|current| {
-            let changed = *current != value;
-            *current = value;
-            changed
-        });
-    }
+    publish(senders, ready, status);
 }
