@@ -89,7 +89,6 @@ pub struct Reconciler {
     /// `(epoch, applied)` of the snapshot translated.
     translated_for: Option<(String, u64)>,
     translation: Option<Arc<Translation>>,
-    snapshot: Option<Arc<SpanSnapshot>>,
     /// When the current version of each NSX path was first applied.
     applied_at: BTreeMap<String, Timestamp>,
     versions: HashMap<String, (String, i64)>,
@@ -144,7 +143,6 @@ impl Reconciler {
             metrics,
             translated_for: None,
             translation: None,
-            snapshot: None,
             applied_at: BTreeMap::new(),
             versions: HashMap::new(),
             rejected: HashMap::new(),
@@ -345,7 +343,6 @@ impl Reconciler {
         let Some(translation) = self.translation.clone() else {
             return;
         };
-        self.snapshot = Some(snapshot.clone());
         let observed = self.owned.observed();
         let live = observed.index();
         // Objects left behind by an earlier run, or by a removal: reported gone once deleted.
@@ -707,4 +704,89 @@ fn stale_paths(observed: &ObservedState, known: &BTreeSet<String>) -> BTreeSet<S
         .filter(|path| !known.contains(*path))
         .cloned()
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use adapter_core::ccp::naming::NSX_PATH_ANNOTATION;
+    use antrea_types::{ClusterGroup, ClusterGroupSpec};
+
+    use super::*;
+
+    fn group(name: &str, resource_version: &str, path: Option<&str>) -> ClusterGroup {
+        let mut group = ClusterGroup::new(name, ClusterGroupSpec::default());
+        group.metadata.resource_version = Some(resource_version.to_owned());
+        group.metadata.annotations =
+            path.map(|path| BTreeMap::from([(NSX_PATH_ANNOTATION.to_owned(), path.to_owned())]));
+        group
+    }
+
+    #[test]
+    fn an_in_flight_write_is_seen_once_the_reflector_reaches_its_version() {
+        let flight = InFlight {
+            resource_version: Some("12".into()),
+            since: Instant::now(),
+        };
+        let older = AntreaObject::ClusterGroup(group("g", "11", None));
+        let same = AntreaObject::ClusterGroup(group("g", "12", None));
+        let newer = AntreaObject::ClusterGroup(group("g", "15", None));
+        assert!(!Reconciler::seen(&flight, None));
+        assert!(!Reconciler::seen(&flight, Some(&older)));
+        assert!(Reconciler::seen(&flight, Some(&same)));
+        assert!(Reconciler::seen(&flight, Some(&newer)));
+        let opaque = InFlight {
+            resource_version: Some("abc".into()),
+            since: Instant::now(),
+        };
+        assert!(!Reconciler::seen(&opaque, Some(&newer)));
+        let delete = InFlight {
+            resource_version: None,
+            since: Instant::now(),
+        };
+        assert!(!Reconciler::seen(&delete, Some(&same)));
+        assert!(Reconciler::seen(&delete, None));
+    }
+
+    #[test]
+    fn stale_paths_are_the_annotated_paths_no_longer_desired() {
+        let observed = ObservedState {
+            cluster_groups: vec![
+                group("a", "1", Some("/infra/domains/default/groups/kept")),
+                group("b", "1", Some("/infra/domains/default/groups/removed")),
+                group("c", "1", None),
+            ],
+            ..ObservedState::default()
+        };
+        let known = BTreeSet::from(["/infra/domains/default/groups/kept".to_owned()]);
+        assert_eq!(
+            stale_paths(&observed, &known),
+            BTreeSet::from(["/infra/domains/default/groups/removed".to_owned()])
+        );
+    }
+
+    #[test]
+    fn a_report_differs_when_state_errors_or_version_differ() {
+        let realization = wire::ObjectRealization {
+            object: Some(wire::ObjectRef {
+                path: "/p".into(),
+                unique_id: "u".into(),
+                revision: 1,
+                ..wire::ObjectRef::default()
+            }),
+            state: wire::RealizationState::InProgress as i32,
+            ..wire::ObjectRealization::default()
+        };
+        let mut newer = realization.clone();
+        newer.object.as_mut().unwrap().revision = 2;
+        let mut success = realization.clone();
+        success.state = wire::RealizationState::Success as i32;
+        let mut counted = realization.clone();
+        counted.realized_nodes = 3;
+        assert_ne!(Reported::of(&realization), Reported::of(&newer));
+        assert_ne!(Reported::of(&realization), Reported::of(&success));
+        // Node counts alone do not make a new report.
+        assert_eq!(Reported::of(&realization), Reported::of(&counted));
+    }
 }
