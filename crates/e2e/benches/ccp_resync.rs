@@ -253,20 +253,32 @@ async fn main() {
             &admin,
             chunk
                 .iter()
-                .map(|&i| {
-                    let mut p = policy(i, false);
-                    p["children"] = json!([{"resource_type": "ChildSecurityPolicyContainerCluster",
-                        "SecurityPolicyContainerCluster": {"resource_type": "SecurityPolicyContainerCluster",
-                            "id": CLUSTER, "container_cluster_path": cluster_path()}}]);
-                    json!({"resource_type": "ChildSecurityPolicy", "SecurityPolicy": p})
-                })
+                .map(|&i| json!({"resource_type": "ChildSecurityPolicy", "SecurityPolicy": policy(i, false)}))
                 .collect(),
             Vec::new(),
         )
         .await;
     }
+    // Container-cluster span entries have no hierarchical wrapper: one PATCH each.
+    for i in 0..POLICIES {
+        admin
+            .execute(
+                NsxRequest::new(
+                    http::Method::PATCH,
+                    format!(
+                        "/policy/api/v1{}/container-cluster-span/{CLUSTER}",
+                        policy_path(i)
+                    ),
+                )
+                .json(&json!({"resource_type": "SecurityPolicyContainerCluster",
+                              "container_cluster_path": cluster_path()}))
+                .unwrap(),
+            )
+            .await
+            .expect("span entry");
+    }
     println!(
-        "NSX set written through the hierarchical API in {}",
+        "NSX set written (hierarchical API, then {POLICIES} span entries) in {}",
         ms(started.elapsed())
     );
 

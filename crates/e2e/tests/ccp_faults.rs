@@ -1,7 +1,8 @@
 //! The CCP adapter end to end, through restarts and failures: a restart with nothing
 //! changed writes nothing; a restart converges stale objects left behind; NSX disconnects,
 //! API server errors (500, 429), dropped watches, a compacted history (410) and an Antrea
-//! webhook outage are survived with nothing lost.
+//! webhook outage are survived with nothing lost; Antrea failures and realization timeouts
+//! are reported as errors.
 
 mod ccp_common;
 
@@ -253,5 +254,86 @@ async fn an_antrea_webhook_outage_is_retried() {
     env.antrea.bring_controller_up();
     wait_policy(&env.client, &c1, &policy_path("p1"), "p1 created", |_| true).await;
     converged(&env, &adapter).await;
+    adapter.shutdown().await;
+}
+
+/// Pods labelled `app=db` in Namespace `shop`, running.
+async fn db_pods(env: &Env) {
+    use k8s_openapi::api::core::v1::{Namespace, Pod};
+    use kube::api::PostParams;
+    let namespaces: kube::Api<Namespace> = kube::Api::all(env.client.clone());
+    namespaces
+        .create(
+            &PostParams::default(),
+            &serde_json::from_value(json!({"metadata": {"name": "shop"}})).unwrap(),
+        )
+        .await
+        .unwrap();
+    let pods: kube::Api<Pod> = kube::Api::namespaced(env.client.clone(), "shop");
+    for name in ["db-0", "db-1"] {
+        let pod: Pod = serde_json::from_value(json!({
+            "metadata": {"name": name, "labels": {"app": "db"}},
+            "spec": {"containers": [{"name": "db", "image": "postgres:17"}]}
+        }))
+        .unwrap();
+        pods.create(&PostParams::default(), &pod).await.unwrap();
+    }
+    eventually("db pods running", || async {
+        let list = pods.list(&Default::default()).await.ok()?;
+        list.items
+            .iter()
+            .all(|p| p.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Running"))
+            .then_some(())
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn antrea_failures_and_realization_timeouts_are_reported_as_errors() {
+    let env = env("c1").await;
+    db_pods(&env).await;
+    two_policies(&env).await;
+    let nodes = env.antrea.node_names();
+    for node in &nodes {
+        env.antrea.stall_node(node).unwrap();
+    }
+    let mut options = options(&env, &env.cluster);
+    options.realize_timeout = std::time::Duration::from_secs(2);
+    let adapter = adapter_runtime::ccp::CcpAdapter::start(options, env.client.clone())
+        .await
+        .unwrap();
+    let p1 = policy_path("p1");
+    // Applied to the db Pods, whose agents never report: ERROR after the timeout.
+    let status = wait_nsx(&env.admin, &p1, "ERROR").await;
+    assert!(
+        status.to_string().contains("RealizationTimeout"),
+        "{status:#}"
+    );
+    for node in &nodes {
+        env.antrea.restore_node(node).unwrap();
+    }
+    wait_nsx(&env.admin, &p1, "SUCCESS").await;
+
+    // Agents failing a new generation: Antrea's failure is reported.
+    for node in &nodes {
+        env.antrea
+            .fail_node_realization(node, "OVS flows could not be installed")
+            .unwrap();
+    }
+    policy(
+        &env.admin,
+        "p1",
+        10,
+        "db",
+        json!([ingress_rule("r1", 1, &["web"], 3306, "ALLOW")]),
+    )
+    .await;
+    let status = wait_nsx(&env.admin, &p1, "ERROR").await;
+    assert!(
+        status.to_string().contains("AntreaRealizationFailed"),
+        "{status:#}"
+    );
+    let adapter_status = wait_status(&adapter, "error counted", |s| s.realization.error >= 1).await;
+    assert!(adapter_status.connected);
     adapter.shutdown().await;
 }

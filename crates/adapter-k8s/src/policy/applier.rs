@@ -7,8 +7,9 @@
 //!   [`write_stage`]), stages one after the other, the objects of a stage with bounded
 //!   concurrency; deletes run after every write, in the plan's (reverse) order, also stage by
 //!   stage.
-//! - A create first reads the object: an object of that name that is not ours (no ownership
-//!   labels for this cluster) is never overwritten; it becomes a rejected write.
+//! - A create first reads the object (one GET, or, for more than [`LIST_THRESHOLD`] creates of
+//!   a kind, one metadata-only LIST of the kind): an object of that name that is not ours (no
+//!   ownership labels for this cluster) is never overwritten; it becomes a rejected write.
 //! - Conflicts (409), throttling (429, honouring `Retry-After`), server errors (5xx, which
 //!   include a webhook that cannot be called), transport errors and the refusal of a policy
 //!   whose just-created Tier the webhook cannot see yet are retried with exponential backoff,
@@ -16,7 +17,7 @@
 //! - A refusal (400, 403, 422: schema or admission) becomes [`WriteFailure::Rejected`] with
 //!   the `Status` message, and the rest of the plan goes on.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -30,7 +31,7 @@ use adapter_core::ccp::{
 use futures::StreamExt;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::api::{
-    Api, ApiResource, DeleteParams, DynamicObject, GroupVersionKind, Patch, PatchParams,
+    Api, ApiResource, DeleteParams, DynamicObject, GroupVersionKind, ListParams, Patch, PatchParams,
 };
 use serde_json::{Value, json};
 use tokio::sync::Mutex;
@@ -38,6 +39,19 @@ use tokio::time::Instant;
 
 /// The field manager of every write of the CCP adapter.
 pub const FIELD_MANAGER: &str = "antrea-nsx-ccp-adapter";
+
+/// Above this many creates of one kind, their existence is checked with one metadata-only
+/// LIST of the kind instead of one GET each.
+pub const LIST_THRESHOLD: usize = 50;
+
+/// What is known, before a create, about an object of the same name.
+#[derive(Debug, Clone)]
+enum Existing {
+    /// Not known: read it.
+    Unknown,
+    /// Listed: absent (`None`) or present with this metadata.
+    Listed(Option<ObjectMeta>),
+}
 
 /// How the applier writes.
 #[derive(Debug, Clone, PartialEq)]
@@ -319,6 +333,7 @@ impl Applier {
                 }
             }
         }
+        let listed = self.list_for_creates(&write_stages).await;
         let workers = self.options.workers.max(1);
         for (stage, objects) in write_stages {
             tracing::debug!(stage, objects = objects.len(), "writing a stage");
@@ -326,9 +341,21 @@ impl Applier {
                 .into_iter()
                 .map(|(object, create)| {
                     let applier = self.clone();
+                    let existing = if !create {
+                        None
+                    } else if listed.contains_key(&object.kind()) {
+                        Some(Existing::Listed(
+                            listed
+                                .get(&object.kind())
+                                .and_then(|names| names.get(object.name()))
+                                .cloned(),
+                        ))
+                    } else {
+                        Some(Existing::Unknown)
+                    };
                     async move {
                         let mut tally = Tally::default();
-                        let result = applier.write(&object, create, &mut tally).await;
+                        let result = applier.write(&object, existing, &mut tally).await;
                         (object.key(), result, tally)
                     }
                 })
@@ -420,23 +447,68 @@ impl Applier {
         }
     }
 
-    async fn write(&self, object: &AntreaObject, create: bool, tally: &mut Tally) -> StepResult {
+    /// For kinds with more than [`LIST_THRESHOLD`] creates: the metadata of every object of
+    /// the kind, by name (a kind whose LIST fails is left out: its creates read one by one).
+    async fn list_for_creates(
+        &self,
+        stages: &BTreeMap<u8, Vec<(AntreaObject, bool)>>,
+    ) -> BTreeMap<AntreaKind, HashMap<String, ObjectMeta>> {
+        let mut creates: BTreeMap<AntreaKind, usize> = BTreeMap::new();
+        for (object, create) in stages.values().flatten() {
+            if *create {
+                *creates.entry(object.kind()).or_default() += 1;
+            }
+        }
+        let mut listed = BTreeMap::new();
+        for (kind, count) in creates {
+            if count <= LIST_THRESHOLD {
+                continue;
+            }
+            match self.api(kind).list_metadata(&ListParams::default()).await {
+                Ok(list) => {
+                    let names = list
+                        .items
+                        .into_iter()
+                        .filter_map(|item| Some((item.metadata.name.clone()?, item.metadata)))
+                        .collect();
+                    listed.insert(kind, names);
+                }
+                Err(error) => {
+                    tracing::debug!(%kind, %error, "listing before creates failed; reading one by one");
+                }
+            }
+        }
+        listed
+    }
+
+    async fn write(
+        &self,
+        object: &AntreaObject,
+        existing: Option<Existing>,
+        tally: &mut Tally,
+    ) -> StepResult {
         let key = object.key();
         let api = self.api(key.kind);
-        if create {
-            // Never take over an object of that name that is not ours.
-            let existing = self
-                .with_retries(&key, tally, false, || api.get(&key.name))
-                .await;
-            match existing {
-                Err(failure) => return StepResult::Failed(failure),
-                Ok(Some(found)) if !is_owned(&found.metadata, &self.identity) => {
-                    return StepResult::Failed(WriteFailure::Rejected {
-                        message: not_ours_message(&key, &found.metadata),
-                    });
+        // A create never takes over an object of that name that is not ours.
+        let found = match existing {
+            None => None,
+            Some(Existing::Listed(meta)) => meta,
+            Some(Existing::Unknown) => {
+                match self
+                    .with_retries(&key, tally, false, || api.get(&key.name))
+                    .await
+                {
+                    Err(failure) => return StepResult::Failed(failure),
+                    Ok(found) => found.map(|found| found.metadata),
                 }
-                Ok(_) => {}
             }
+        };
+        if let Some(meta) = found
+            && !is_owned(&meta, &self.identity)
+        {
+            return StepResult::Failed(WriteFailure::Rejected {
+                message: not_ours_message(&key, &meta),
+            });
         }
         let patch = Patch::Apply(apply_body(object));
         let params = PatchParams::apply(&self.options.field_manager).force();
