@@ -50,7 +50,7 @@ enum Existing {
     /// Not known: read it.
     Unknown,
     /// Listed: absent (`None`) or present with this metadata.
-    Listed(Option<ObjectMeta>),
+    Listed(Option<Box<ObjectMeta>>),
 }
 
 /// How the applier writes.
@@ -348,7 +348,8 @@ impl Applier {
                             listed
                                 .get(&object.kind())
                                 .and_then(|names| names.get(object.name()))
-                                .cloned(),
+                                .cloned()
+                                .map(Box::new),
                         ))
                     } else {
                         Some(Existing::Unknown)
@@ -492,7 +493,7 @@ impl Applier {
         // A create never takes over an object of that name that is not ours.
         let found = match existing {
             None => None,
-            Some(Existing::Listed(meta)) => meta,
+            Some(Existing::Listed(meta)) => meta.map(|meta| *meta),
             Some(Existing::Unknown) => {
                 match self
                     .with_retries(&key, tally, false, || api.get(&key.name))
