@@ -555,13 +555,18 @@ impl Product {
         .await;
     }
 
-    /// Write requests (not GET, not status) to the Antrea policy objects, from the request
-    /// log of the Kubernetes API.
+    /// The CCP adapter's writes (server-side applies with its field manager, deletes) to the
+    /// Antrea policy objects, from the request log of the Kubernetes API. (The Antrea
+    /// emulation creates Antrea's own Tiers with plain POSTs.)
     pub fn policy_writes(&self) -> Vec<String> {
         self.emu
             .requests()
             .into_iter()
-            .filter(|r| r.method != "GET")
+            .filter(|r| {
+                r.method == "DELETE"
+                    || (r.method == "PATCH"
+                        && r.field_manager.as_deref() == Some("antrea-nsx-ccp-adapter"))
+            })
             .filter(|r| r.path.contains("/apis/crd.antrea.io/"))
             .filter(|r| {
                 ["tiers", "clustergroups", "clusternetworkpolicies"]
