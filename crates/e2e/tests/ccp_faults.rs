@@ -337,3 +337,32 @@ async fn antrea_failures_and_realization_timeouts_are_reported_as_errors() {
     assert!(adapter_status.connected);
     adapter.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nothing_is_touched_before_the_first_snapshot() {
+    let env = env("c1").await;
+    two_policies(&env).await;
+    let adapter = start_adapter(&env).await;
+    converged(&env, &adapter).await;
+    adapter.shutdown().await;
+    let before = owned_counts(&env.client, &env.cluster.id).await;
+
+    // NSX unreachable: the desired state is unknown, which is not "nothing desired".
+    let dead = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = dead.local_addr().unwrap();
+    drop(dead);
+    let mut options = options(&env, &env.cluster);
+    options.channel.endpoints = vec![format!("https://{address}")];
+    let adapter = adapter_runtime::ccp::CcpAdapter::start(options, env.client.clone())
+        .await
+        .unwrap();
+    eventually("a pass over the listed objects completed", || async {
+        (CcpMetrics::get(&adapter.metrics().passes) >= 1).then_some(())
+    })
+    .await;
+    assert_eq!(owned_counts(&env.client, &env.cluster.id).await, before);
+    assert_eq!(CcpMetrics::get(&adapter.metrics().writes), 0);
+    let status = adapter.status().borrow().clone();
+    assert!(!status.connected && !status.synced, "{status:?}");
+    adapter.shutdown().await;
+}

@@ -123,7 +123,7 @@ pub struct CcpMetrics {
     pub reconnects: AtomicU64,
     /// Full resyncs (each new snapshot, and every resync interval).
     pub resyncs: AtomicU64,
-    /// Reconcile passes.
+    /// Reconcile passes completed.
     pub passes: AtomicU64,
     /// Translations of a new desired state.
     pub translations: AtomicU64,

@@ -172,7 +172,12 @@ impl Reconciler {
         let far = Duration::from_secs(365 * 86_400);
         let mut resync_at = Instant::now() + self.options.resync_interval;
         let mut errors_at = Instant::now() + self.options.error_report_interval;
-        self.owned.wait_ready().await;
+        // Nothing can be planned before every kind was listed once (the API server may be
+        // unreachable at start: keep waiting, but stop when asked to).
+        tokio::select! {
+            () = cancel.cancelled() => return,
+            () = self.owned.wait_ready() => {}
+        }
         loop {
             let timer = [self.retry_at, self.realize_deadline]
                 .into_iter()
@@ -332,8 +337,13 @@ impl Reconciler {
         }
     }
 
+    /// One pass; counted when it is over.
     async fn pass(&mut self) {
+        self.reconcile().await;
         self.metrics.passes.fetch_add(1, Ordering::Relaxed);
+    }
+
+    async fn reconcile(&mut self) {
         let snapshot = self.channel.desired_state().borrow().clone();
         if !snapshot.is_synced() || !self.owned.is_ready() {
             // Before the first snapshot nothing is known to be desired: touch nothing.
