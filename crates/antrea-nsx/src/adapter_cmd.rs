@@ -34,11 +34,24 @@ pub struct AdapterArgs {
 }
 
 impl AdapterArgs {
-    fn config_dir(&self) -> anyhow::Result<PathBuf> {
+    /// The configuration folder. `--config` must name the adapter's own file: the folder's
+    /// files are read by their fixed names, so another name would be silently ignored.
+    fn config_dir(&self, role: AdapterRole) -> anyhow::Result<PathBuf> {
         match &self.config {
             Some(file) => {
                 if !file.is_file() {
                     bail!("--config {}: no such file", file.display());
+                }
+                let expected = match role {
+                    AdapterRole::Ccp => config::CCP_ADAPTER_FILE,
+                    AdapterRole::Mp => config::MP_ADAPTER_FILE,
+                };
+                if file.file_name().and_then(|name| name.to_str()) != Some(expected) {
+                    bail!(
+                        "--config {}: the file must be named {expected} (bootstrap.conf and the \
+                         other files are read from the same folder); or use --config-dir",
+                        file.display()
+                    );
                 }
                 Ok(file
                     .parent()
@@ -52,7 +65,7 @@ impl AdapterArgs {
 }
 
 pub async fn run(role: AdapterRole, args: AdapterArgs) -> anyhow::Result<()> {
-    let dir = args.config_dir()?;
+    let dir = args.config_dir(role)?;
     let config = config::load_dir(&dir)?;
     let kube = config::kube_client(args.kubeconfig.as_deref()).await?;
     let cluster_id = match config::load_cluster_id_dir(&dir)? {

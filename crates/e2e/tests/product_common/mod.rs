@@ -694,12 +694,11 @@ impl Scrape {
                 if let Some((name, kind)) = declaration.split_once(' ') {
                     scrape.types.insert(name.to_owned(), kind.to_owned());
                 }
-            } else if !line.starts_with('#') && !line.is_empty() {
-                if let Some((sample, value)) = line.rsplit_once(' ')
-                    && let Ok(value) = value.parse::<f64>()
-                {
-                    scrape.samples.insert(sample.to_owned(), value);
-                }
+            } else if !line.starts_with('#')
+                && let Some((sample, value)) = line.rsplit_once(' ')
+                && let Ok(value) = value.parse::<f64>()
+            {
+                scrape.samples.insert(sample.to_owned(), value);
             }
         }
         scrape
