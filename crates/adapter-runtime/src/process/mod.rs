@@ -6,11 +6,12 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use adapter_nsx::channel::ChannelConfig;
 use nsx_proto::tls::{ClientTls, ServerTrust};
+use prometheus_client::metrics::counter::Counter;
 use prometheus_client::registry::Registry;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -358,23 +359,27 @@ async fn run_adapter(
             let start = CcpAdapter::start((**options).clone(), kube).await;
             if let Some(adapter) = started(start, "ccp-adapter", senders, &token).await {
                 let metrics = adapter.metrics();
+                let counters = CcpRunCounters::new(families);
                 mirror_until_cancelled(adapter.status(), &token, |status| {
-                    mirror_ccp(status, &metrics, families, senders);
+                    mirror_ccp(status, &metrics, families, &counters, senders);
                 })
                 .await;
                 adapter.shutdown().await;
             }
+            families.channel_connected.set(0);
         }
         (AdapterOptions::Mp(options), Families::Mp(families)) => {
             let start = MpAdapter::start((**options).clone(), kube).await;
             if let Some(adapter) = started(start, "mp-adapter", senders, &token).await {
                 let metrics = adapter.metrics();
+                let counters = MpRunCounters::new(families);
                 mirror_until_cancelled(adapter.status(), &token, |status| {
-                    mirror_mp(status, &metrics, families, senders);
+                    mirror_mp(status, &metrics, families, &counters, senders);
                 })
                 .await;
                 adapter.shutdown().await;
             }
+            families.nsx_connected.set(0);
         }
         // Both come from the same role in `AdapterProcess::start`.
         _ => tracing::error!("metric families of one adapter given to the other"),
@@ -403,13 +408,100 @@ fn gauge(value: u64) -> i64 {
     i64::try_from(value).unwrap_or(i64::MAX)
 }
 
+/// A process counter fed by one adapter run's running total. Each time the process leads
+/// again it starts a new adapter, whose own counters start at 0: the process's counter
+/// continues from the value it had when the run began, so it never stalls or goes back.
+#[derive(Debug)]
+struct RunCounter {
+    counter: Counter,
+    base: u64,
+}
+
+impl RunCounter {
+    fn new(counter: &Counter) -> Self {
+        RunCounter {
+            counter: counter.clone(),
+            base: counter.get(),
+        }
+    }
+
+    fn set(&self, run_total: &AtomicU64) {
+        set_total(
+            &self.counter,
+            self.base.saturating_add(run_total.load(Ordering::Relaxed)),
+        );
+    }
+}
+
+/// The CCP counters of one adapter run.
+#[derive(Debug)]
+struct CcpRunCounters {
+    writes: RunCounter,
+    retries: RunCounter,
+    drift_repairs: RunCounter,
+    write_errors: RunCounter,
+    reconnects: RunCounter,
+}
+
+impl CcpRunCounters {
+    fn new(families: &CcpMetricsFamilies) -> Self {
+        let writes = |operation: &str| {
+            RunCounter::new(
+                &families
+                    .kubernetes_writes
+                    .get_or_create(&OperationLabels::new(operation)),
+            )
+        };
+        CcpRunCounters {
+            writes: writes("write"),
+            retries: writes("retry"),
+            drift_repairs: writes("drift_repair"),
+            write_errors: RunCounter::new(
+                &families.errors.get_or_create(&KindLabels::new("write")),
+            ),
+            reconnects: RunCounter::new(&families.reconnects),
+        }
+    }
+}
+
+/// The MP counters of one adapter run.
+#[derive(Debug)]
+struct MpRunCounters {
+    batches_sent: RunCounter,
+    batches_failed: RunCounter,
+    objects_sent: RunCounter,
+    requests_failed: RunCounter,
+    reconnects: RunCounter,
+}
+
+impl MpRunCounters {
+    fn new(families: &MpMetricsFamilies) -> Self {
+        let batches = |result: &str| {
+            RunCounter::new(
+                &families
+                    .inventory_batches
+                    .get_or_create(&ResultLabels::new(result)),
+            )
+        };
+        MpRunCounters {
+            batches_sent: batches("success"),
+            batches_failed: batches("failure"),
+            objects_sent: RunCounter::new(&families.inventory_updates),
+            requests_failed: RunCounter::new(
+                &families.errors.get_or_create(&KindLabels::new("request")),
+            ),
+            reconnects: RunCounter::new(&families.reconnects),
+        }
+    }
+}
+
 fn mirror_ccp(
     status: &CcpStatus,
     metrics: &crate::ccp::CcpMetrics,
     families: &CcpMetricsFamilies,
+    counters: &CcpRunCounters,
     senders: &ObservedSenders,
 ) {
-    let read = |counter: &std::sync::atomic::AtomicU64| counter.load(Ordering::Relaxed);
     families.channel_connected.set(i64::from(status.connected));
     families
         .generation_applied
@@ -428,29 +520,11 @@ fn mirror_ccp(
         .desired_objects
         .get_or_create(&KindLabels::new("owned"))
         .set(gauge(status.owned_objects));
-    set_total(
-        &families
-            .kubernetes_writes
-            .get_or_create(&OperationLabels::new("write")),
-        read(&metrics.writes),
-    );
-    set_total(
-        &families
-            .kubernetes_writes
-            .get_or_create(&OperationLabels::new("retry")),
-        read(&metrics.write_retries),
-    );
-    set_total(
-        &families
-            .kubernetes_writes
-            .get_or_create(&OperationLabels::new("drift_repair")),
-        read(&metrics.drift_repairs),
-    );
-    set_total(
-        &families.errors.get_or_create(&KindLabels::new("write")),
-        read(&metrics.write_errors),
-    );
-    set_total(&families.reconnects, read(&metrics.reconnects));
+    counters.writes.set(&metrics.writes);
+    counters.retries.set(&metrics.write_retries);
+    counters.drift_repairs.set(&metrics.drift_repairs);
+    counters.write_errors.set(&metrics.write_errors);
+    counters.reconnects.set(&metrics.reconnects);
     let ready = if status.connected && status.synced {
         Readiness::ready()
     } else if !status.connected {
@@ -466,9 +540,10 @@ fn mirror_mp(
     status: &MpStatus,
     metrics: &crate::mp::MpMetrics,
     families: &MpMetricsFamilies,
+    counters: &MpRunCounters,
     senders: &ObservedSenders,
 ) {
-    let read = |counter: &std::sync::atomic::AtomicU64| counter.load(Ordering::Relaxed);
+    let read = |counter: &AtomicU64| counter.load(Ordering::Relaxed);
     families.nsx_connected.set(i64::from(status.nsx_session_up));
     families
         .inventory_objects
@@ -477,24 +552,11 @@ fn mirror_mp(
     families
         .inventory_pending
         .set(gauge(read(&metrics.inventory_pending)));
-    set_total(
-        &families
-            .inventory_batches
-            .get_or_create(&ResultLabels::new("success")),
-        read(&metrics.batches_sent),
-    );
-    set_total(
-        &families
-            .inventory_batches
-            .get_or_create(&ResultLabels::new("failure")),
-        read(&metrics.batches_failed),
-    );
-    set_total(&families.inventory_updates, read(&metrics.objects_sent));
-    set_total(
-        &families.errors.get_or_create(&KindLabels::new("request")),
-        read(&metrics.requests_failed),
-    );
-    set_total(&families.reconnects, read(&metrics.reconnects));
+    counters.batches_sent.set(&metrics.batches_sent);
+    counters.batches_failed.set(&metrics.batches_failed);
+    counters.objects_sent.set(&metrics.objects_sent);
+    counters.requests_failed.set(&metrics.requests_failed);
+    counters.reconnects.set(&metrics.reconnects);
     let ready = if status.phase == MpPhase::Running && status.nsx_session_up {
         Readiness::ready()
     } else if !status.kubernetes_reachable {
@@ -506,4 +568,103 @@ fn mirror_mp(
     };
     families.ready.set(i64::from(ready.is_ready()));
     publish(senders, ready, status);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ccp::CcpMetrics;
+
+    fn encode(registry: &Registry) -> String {
+        let mut text = String::new();
+        prometheus_client::encoding::text::encode(&mut text, registry).unwrap();
+        text
+    }
+
+    #[test]
+    fn counters_continue_across_adapter_runs_and_connection_gauges_follow() {
+        let mut registry = Registry::default();
+        let families = CcpMetricsFamilies::register(&mut registry);
+        let (_observed, senders) = Observed::channel(Registry::default());
+        let connected = CcpStatus {
+            connected: true,
+            synced: true,
+            ..CcpStatus::default()
+        };
+
+        // The first run writes 10 objects.
+        let first = CcpMetrics::default();
+        first.writes.store(10, Ordering::Relaxed);
+        first.reconnects.store(2, Ordering::Relaxed);
+        let counters = CcpRunCounters::new(&families);
+        mirror_ccp(&connected, &first, &families, &counters, &senders);
+        let text = encode(&registry);
+        assert!(text.contains("antrea_nsx_ccp_kubernetes_writes_total{operation=\"write\"} 10\n"));
+        assert!(text.contains("antrea_nsx_ccp_reconnects_total 2\n"));
+        assert!(text.contains("antrea_nsx_ccp_channel_connected 1\n"));
+        assert!(senders.ready.borrow().is_ready());
+
+        // Leadership lost, then regained: a new adapter counts from 0; the process's
+        // counters continue (3 more writes make 13, not 10 until the new run passes 10).
+        let second = CcpMetrics::default();
+        second.writes.store(3, Ordering::Relaxed);
+        let counters = CcpRunCounters::new(&families);
+        mirror_ccp(&connected, &second, &families, &counters, &senders);
+        let text = encode(&registry);
+        assert!(
+            text.contains("antrea_nsx_ccp_kubernetes_writes_total{operation=\"write\"} 13\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("antrea_nsx_ccp_reconnects_total 2\n"),
+            "{text}"
+        );
+
+        // Not connected: not ready, and the gauge says so.
+        mirror_ccp(
+            &CcpStatus::default(),
+            &second,
+            &families,
+            &counters,
+            &senders,
+        );
+        assert!(encode(&registry).contains("antrea_nsx_ccp_channel_connected 0\n"));
+        assert!(!senders.ready.borrow().is_ready());
+    }
+
+    #[test]
+    fn mp_counters_continue_across_adapter_runs() {
+        let mut registry = Registry::default();
+        let families = MpMetricsFamilies::register(&mut registry);
+        let (_observed, senders) = Observed::channel(Registry::default());
+        let status = MpStatus {
+            phase: MpPhase::Running,
+            cluster_id: "c".into(),
+            initial_lists_done: true,
+            initial_sync_done: true,
+            inventory_objects: 5,
+            pending_changes: 0,
+            kubernetes_reachable: true,
+            nsx_session_up: true,
+            inventory_error: None,
+            last_full_comparison: None,
+        };
+        for sent in [4, 1] {
+            let metrics = crate::mp::MpMetrics::default();
+            metrics.batches_sent.store(sent, Ordering::Relaxed);
+            metrics.objects_sent.store(sent * 10, Ordering::Relaxed);
+            let counters = MpRunCounters::new(&families);
+            mirror_mp(&status, &metrics, &families, &counters, &senders);
+        }
+        let text = encode(&registry);
+        assert!(
+            text.contains("antrea_nsx_mp_inventory_batches_total{result=\"success\"} 5\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("antrea_nsx_mp_inventory_updates_total 50\n"),
+            "{text}"
+        );
+        assert!(senders.ready.borrow().is_ready());
+    }
 }
