@@ -622,3 +622,54 @@ async fn an_nsx_outage_loses_and_duplicates_nothing() {
     assert_eq!(again.metrics().objects_sent.load(Ordering::Relaxed), 0);
     again.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_relist_after_410_removes_what_was_deleted_unseen() {
+    let env = Env::start().await;
+    let namespace = create_namespace(&env, "relist", json!({})).await;
+    let project = uid(&namespace);
+    for i in 0..3 {
+        create_pod(
+            &env,
+            "relist",
+            &format!("p{i}"),
+            json!({"n": i.to_string()}),
+        )
+        .await;
+    }
+    let adapter = env.adapter(env.options()).await;
+    eventually("NSX holds the Pods", || async {
+        (nsx_pods_of(&env, &project).await == kube_pods(&env, "relist").await).then_some(())
+    })
+    .await;
+
+    // Pod reads fail and every watch ends: the adapter cannot see the next changes...
+    env.kube.inject_failure(kube_emu::FailureRule {
+        method: Some(http::Method::GET),
+        resource: Some("pods".into()),
+        ..kube_emu::FailureRule::new(503)
+    });
+    env.kube.drop_watches();
+    wait_status(&adapter, "Kubernetes unreachable", |s| {
+        !s.kubernetes_reachable
+    })
+    .await;
+    let pods: Api<Pod> = Api::namespaced(env.client.clone(), "relist");
+    delete(&pods, "p0").await;
+    create_pod(&env, "relist", "p3", json!({"n": "3"})).await;
+    // ...and the history is gone, so resuming the watch gets 410 and the Pods are relisted.
+    env.kube.compact();
+    env.kube.clear_failures();
+    let want = kube_pods(&env, "relist").await;
+    assert_eq!(want.len(), 3);
+    eventually("NSX holds exactly the relisted Pods", || async {
+        (nsx_pods_of(&env, &project).await == want).then_some(())
+    })
+    .await;
+    wait_status(&adapter, "Kubernetes reachable again", |s| {
+        s.kubernetes_reachable
+    })
+    .await;
+    assert!(adapter.metrics().reconnects.load(Ordering::Relaxed) > 0);
+    adapter.shutdown().await;
+}

@@ -554,3 +554,94 @@ async fn consume<K, S>(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use adapter_core::mp::health::HealthPolicy;
+    use adapter_core::mp::inventory::InventoryProjector;
+    use adapter_core::mp::traceflow::WorkloadLookup as _;
+
+    fn pod(name: &str, uid: &str) -> Pod {
+        serde_json::from_value(serde_json::json!({
+            "metadata": {"name": name, "namespace": "web", "uid": uid},
+            "spec": {"containers": [{"name": "main"}], "hostNetwork": name == "host"},
+        }))
+        .unwrap()
+    }
+
+    fn has_pod(state: &InventoryState, uid: &str) -> bool {
+        state
+            .projector
+            .index()
+            .get(&InventoryKey::new(
+                ResourceType::ContainerApplicationInstance,
+                uid,
+            ))
+            .is_some()
+    }
+
+    #[test]
+    fn a_relist_deletes_what_was_not_listed_again() {
+        let mut state = InventoryState::new(InventoryProjector::new("c", HealthPolicy::default()));
+        let ops = pod_ops();
+        let mut known = HashMap::new();
+        let mut relist = None;
+        let mut feed =
+            |state: &mut InventoryState, event| handle(state, &ops, &mut known, &mut relist, event);
+        assert!(!feed(&mut state, Event::Init));
+        feed(&mut state, Event::InitApply(pod("a", "u-a")));
+        feed(&mut state, Event::InitApply(pod("host", "u-h")));
+        assert!(feed(&mut state, Event::InitDone));
+        feed(&mut state, Event::Apply(pod("b", "u-b")));
+        assert!(has_pod(&state, "u-a") && has_pod(&state, "u-b") && has_pod(&state, "u-h"));
+        assert!(state.workloads.pod("u-h").unwrap().host_network);
+
+        // A relist that no longer lists a and the host-network Pod.
+        feed(&mut state, Event::Init);
+        feed(&mut state, Event::InitApply(pod("b", "u-b")));
+        // Nothing is deleted before the list is complete.
+        assert!(has_pod(&state, "u-a"));
+        assert!(feed(&mut state, Event::InitDone));
+        assert!(!has_pod(&state, "u-a") && !has_pod(&state, "u-h"));
+        assert!(has_pod(&state, "u-b"));
+        assert!(state.workloads.pod("u-a").is_none());
+
+        // A watched delete.
+        feed(&mut state, Event::Delete(pod("b", "u-b")));
+        assert!(!has_pod(&state, "u-b"));
+        assert_eq!(state.workloads.pod_count(), 0);
+    }
+
+    #[test]
+    fn agent_infos_keep_only_their_conditions_and_go_with_their_delete() {
+        let mut state = InventoryState::new(InventoryProjector::new("c", HealthPolicy::default()));
+        let ops = agent_info_ops();
+        let mut known = HashMap::new();
+        let mut relist = None;
+        let info: AntreaAgentInfo = serde_json::from_value(serde_json::json!({
+            "apiVersion": "crd.antrea.io/v1beta1", "kind": "AntreaAgentInfo",
+            "metadata": {"name": "node-1", "uid": "a-1"}, "version": "v2.7.0", "localPodNum": 12,
+            "agentConditions": [{"type": "AgentHealthy", "status": "True", "lastHeartbeatTime": "2026-01-01T00:00:00Z"}],
+        }))
+        .unwrap();
+        handle(
+            &mut state,
+            &ops,
+            &mut known,
+            &mut relist,
+            Event::Apply(info.clone()),
+        );
+        let kept = &state.agents["node-1"];
+        assert_eq!(kept.spec.agent_conditions.as_ref().map(Vec::len), Some(1));
+        assert_eq!(kept.spec.local_pod_num, None);
+        handle(
+            &mut state,
+            &ops,
+            &mut known,
+            &mut relist,
+            Event::Delete(info),
+        );
+        assert!(state.agents.is_empty());
+    }
+}
