@@ -417,3 +417,114 @@ async fn a_support_bundle_opens_and_holds_no_secret() {
     }
     adapter.shutdown().await;
 }
+
+/// PUTs a Traceflow configuration from `source` to `destination` (Pod UIDs); NSX's answer.
+async fn start_traceflow(
+    env: &Env,
+    id: &str,
+    source: &str,
+    destination: &str,
+) -> Result<(), adapter_nsx::rest::RestError> {
+    env.admin
+        .execute(
+            NsxRequest::new(
+                http::Method::PUT,
+                format!("/policy/api/v1/infra/antrea/traceflows/{id}"),
+            )
+            .json(&json!({
+                "resource_type": "AntreaTraceflowConfig",
+                "container_cluster_id": env.cluster.node_id,
+                "source_external_id": source,
+                "destination_external_id": destination,
+                "packet": {"transportHeader": {"tcpHeader": {"dstPort": 80, "tcpFlags": 2}}},
+            }))
+            .unwrap(),
+        )
+        .await
+        .map(|_| ())
+}
+
+fn status_of(result: Result<(), adapter_nsx::rest::RestError>) -> u16 {
+    match result {
+        Err(error) => error.status().map_or(0, |s| s.as_u16()),
+        Ok(()) => 200,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn traceflow_refusals_are_nsx_errors() {
+    let env = Env::start().await;
+    let pods = pods(&env).await;
+    let uid = |name: &str| pods[name].metadata.uid.clone().unwrap();
+    let mut options = env.options();
+    options.traceflow.queued_limit = std::time::Duration::from_secs(1);
+    let adapter = env.adapter(options).await;
+
+    // A source Pod the cluster does not have.
+    let unknown = start_traceflow(&env, "tf-unknown", "no-such-pod", &uid("b")).await;
+    assert_eq!(status_of(unknown), 404);
+
+    // A host-network source (antrea-agent's Pod).
+    let agents: Api<Pod> = Api::namespaced(env.client.clone(), "kube-system");
+    let agent = agents
+        .list(&ListParams::default())
+        .await
+        .unwrap()
+        .items
+        .into_iter()
+        .find(|p| p.spec.as_ref().and_then(|s| s.host_network) == Some(true))
+        .expect("a host-network Pod");
+    let agent_uid = agent.metadata.uid.clone().unwrap();
+    eventually("the agent Pod watched", || async {
+        env.nsx_record(
+            nsx_model::inventory::ResourceType::ContainerApplicationInstance,
+            &agent_uid,
+        )
+        .await
+    })
+    .await;
+    let host = start_traceflow(&env, "tf-host", &agent_uid, &uid("b")).await;
+    assert_eq!(status_of(host), 400);
+
+    // Antrea's 14 data-plane tags taken by live-traffic Traceflows (which never finish).
+    let traceflows: Api<Traceflow> = Api::all(env.client.clone());
+    for i in 0..14 {
+        traceflows
+            .create(
+                &PostParams::default(),
+                &object(json!({"metadata": {"name": format!("live-{i}")},
+                    "spec": {"source": {"namespace": "default", "pod": "a"},
+                             "destination": {"namespace": "default", "pod": "b"},
+                             "liveTraffic": true, "timeout": 300}})),
+            )
+            .await
+            .unwrap();
+    }
+    eventually("14 Traceflows running", || async {
+        let list = traceflows.list(&ListParams::default()).await.ok()?;
+        (list
+            .items
+            .iter()
+            .filter(|t| t.status.as_ref().and_then(|s| s.phase.as_ref()).is_some())
+            .count()
+            == 14)
+            .then_some(())
+    })
+    .await;
+    let busy = start_traceflow(&env, "tf-busy", &uid("a"), &uid("b")).await;
+    assert_eq!(status_of(busy), 429);
+    // The refused Traceflow was not left behind.
+    eventually("only the live Traceflows left", || async {
+        let list = traceflows.list(&ListParams::default()).await.ok()?;
+        (list.items.len() == 14).then_some(())
+    })
+    .await;
+    let metrics = adapter.metrics();
+    assert!(
+        metrics
+            .requests_failed
+            .load(std::sync::atomic::Ordering::Relaxed)
+            >= 3
+    );
+    adapter.shutdown().await;
+}

@@ -102,6 +102,38 @@ pub async fn get(client: &Client, name: &str) -> Result<Option<Traceflow>, Antre
         .map_err(|e| AntreaError::api(format!("reading Traceflow {name}"), e))
 }
 
+/// Waits until Traceflow `name` has a phase (Antrea gave it a data-plane tag); still queued
+/// after `wait.queued_limit`: `TraceflowError::busy()`.
+pub async fn wait_started(
+    client: &Client,
+    name: &str,
+    wait: TraceflowWait,
+    cancel: &CancellationToken,
+) -> Result<Traceflow, TraceflowFailure> {
+    let deadline = Instant::now() + wait.queued_limit;
+    loop {
+        let Some(traceflow) = get(client, name).await? else {
+            return Err(AntreaError::Unexpected {
+                context: format!("waiting for Traceflow {name} to start"),
+                message: "it was deleted".into(),
+            }
+            .into());
+        };
+        if progress(traceflow.status.as_ref()) != TraceflowProgress::Queued {
+            return Ok(traceflow);
+        }
+        if Instant::now() >= deadline {
+            return Err(TraceflowError::busy().into());
+        }
+        tokio::select! {
+            () = cancel.cancelled() => {
+                return Err(AntreaError::Cancelled(format!("waiting for Traceflow {name}")).into());
+            }
+            () = tokio::time::sleep(wait.poll) => {}
+        }
+    }
+}
+
 /// Waits until Traceflow `name` is Succeeded or Failed; see the module documentation.
 pub async fn wait(
     client: &Client,

@@ -348,6 +348,21 @@ impl MpRequests {
         antrea_traceflow::create(&self.client, &traceflow)
             .await
             .map_err(|e| failure_error(&e))?;
+        // Refused as busy while Antrea's 14 data-plane tags stay taken: NSX then answers the
+        // start with the error, and nothing is left behind.
+        if let Err(failure) = antrea_traceflow::wait_started(
+            &self.client,
+            &name,
+            self.options.traceflow,
+            &context.cancel,
+        )
+        .await
+        {
+            if let Err(error) = antrea_traceflow::delete(&self.client, &name).await {
+                tracing::warn!(%error, traceflow = %name, "deleting a Traceflow that did not start");
+            }
+            return Err(failure_error(&failure));
+        }
         let started = TraceflowResult {
             traceflow_id: request.traceflow_id.clone(),
             run: request.run,
@@ -355,7 +370,7 @@ impl MpRequests {
             antrea_traceflow_name: name.clone(),
             ..TraceflowResult::default()
         };
-        // NSX accepts the start once this first part arrives.
+        // NSX accepts the start once this first part arrives (the Traceflow runs).
         let _ = progress_sink
             .send(mp_response::Body::Traceflow(started))
             .await;
