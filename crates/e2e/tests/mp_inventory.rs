@@ -673,3 +673,62 @@ async fn a_relist_after_410_removes_what_was_deleted_unseen() {
     assert!(adapter.metrics().reconnects.load(Ordering::Relaxed) > 0);
     adapter.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn full_comparisons_repair_what_nsx_lost() {
+    let env = Env::start().await;
+    let namespace = create_namespace(&env, "repair", json!({})).await;
+    let project = uid(&namespace);
+    let first = create_pod(&env, "repair", "first", json!({"v": "1"})).await;
+    let second = create_pod(&env, "repair", "second", json!({"v": "1"})).await;
+    let admin_delete = |id: String| {
+        let admin = env.admin.clone();
+        async move {
+            admin
+                .execute(adapter_nsx::rest::NsxRequest::new(
+                    http::Method::DELETE,
+                    format!("/api/v1/fabric/container-application-instances/{id}"),
+                ))
+                .await
+                .unwrap();
+        }
+    };
+
+    // An UPDATE of a record someone deleted in NSX: NSX refuses the batch (404), the adapter
+    // compares with NSX at once and sends the record whole.
+    let adapter = env.adapter(env.options()).await;
+    eventually("NSX holds the Pods", || async {
+        (nsx_pods_of(&env, &project).await == kube_pods(&env, "repair").await).then_some(())
+    })
+    .await;
+    admin_delete(uid(&first)).await;
+    let pods: Api<Pod> = Api::namespaced(env.client.clone(), "repair");
+    merge(&pods, "first", json!({"metadata": {"labels": {"v": "2"}}})).await;
+    env.nsx_until(
+        "the Pod back with its change",
+        ResourceType::ContainerApplicationInstance,
+        &uid(&first),
+        |r| r.is_some_and(|r| label_tags(r) == vec!["v=2"]),
+    )
+    .await;
+    let metrics = adapter.metrics();
+    assert!(metrics.batches_failed.load(Ordering::Relaxed) >= 1);
+    assert!(metrics.full_comparisons.load(Ordering::Relaxed) >= 2);
+    adapter.shutdown().await;
+
+    // A record deleted in NSX with nothing changing in the cluster: the periodic full
+    // comparison (InventoryGCPeriod, 1 s here) puts it back.
+    let mut options = env.options();
+    options.inventory_gc_period = std::time::Duration::from_secs(1);
+    let adapter = env.adapter(options).await;
+    admin_delete(uid(&second)).await;
+    // It was deleted (the DELETE succeeded): finding it again means it was re-created.
+    env.nsx_until(
+        "the Pod restored",
+        ResourceType::ContainerApplicationInstance,
+        &uid(&second),
+        |r| r.is_some(),
+    )
+    .await;
+    adapter.shutdown().await;
+}
