@@ -146,7 +146,8 @@ async fn wait_status(adapter: &CcpAdapter, accept: impl Fn(&CcpStatus) -> bool) 
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
-    let _ = rustls::crypto::ring::default_provider().install_default();
+    // TLS provider, and logs (RUST_LOG=adapter_runtime=info shows each pass's phases).
+    e2e::init_test_env();
     println!(
         "CCP adapter resync: {POLICIES} policies, {} rules, {GROUPS} groups, {SERVICES} services",
         POLICIES * RULES_PER_POLICY

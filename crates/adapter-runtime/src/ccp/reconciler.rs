@@ -25,7 +25,7 @@ use std::time::Duration;
 use adapter_core::ccp::naming::NSX_PATH_ANNOTATION;
 use adapter_core::ccp::plan::UpdateReason;
 use adapter_core::ccp::{
-    AntreaObject, ClusterIdentity, ObjectKey, ObservedState, PlanAction, Realization,
+    AntreaKind, AntreaObject, ClusterIdentity, ObjectKey, ObservedState, PlanAction, Realization,
     RealizationInput, RealizationState, Translation, Translator, WriteFailure, gone, plan, realize,
 };
 use adapter_k8s::policy::{Applier, OwnedObjects, StepResult};
@@ -270,6 +270,7 @@ impl Reconciler {
         if self.translated_for.as_ref() == Some(&key) {
             return;
         }
+        let started = Instant::now();
         let translator = self.translator.clone();
         let state = snapshot.clone();
         let translation = tokio::task::spawn_blocking(move || {
@@ -286,6 +287,12 @@ impl Reconciler {
             }
         };
         self.metrics.translations.fetch_add(1, Ordering::Relaxed);
+        tracing::info!(
+            generation = snapshot.generation,
+            objects = translation.desired.len(),
+            elapsed_ms = started.elapsed().as_millis(),
+            "translated the desired state"
+        );
         for verdict in &translation.verdicts {
             for error in verdict.errors() {
                 tracing::debug!(path = %verdict.id.path, %error, "refused");
@@ -321,13 +328,13 @@ impl Reconciler {
         self.translated_for = Some(key);
     }
 
-    /// Whether the reflector shows the result of an in-flight write.
-    fn seen(flight: &InFlight, live: Option<&AntreaObject>) -> bool {
+    /// Whether the reflector shows the result of an in-flight write; `live` is the
+    /// `resourceVersion` of the object the reflector has (`None`: it has none).
+    fn seen(flight: &InFlight, live: Option<&str>) -> bool {
         match (&flight.resource_version, live) {
             (None, live) => live.is_none(),
             (Some(_), None) => false,
-            (Some(written), Some(live)) => {
-                let current = live.meta().resource_version.as_deref().unwrap_or_default();
+            (Some(written), Some(current)) => {
                 current == written
                     || matches!(
                         (current.parse::<u64>(), written.parse::<u64>()),
@@ -354,7 +361,7 @@ impl Reconciler {
             return;
         };
         let observed = self.owned.observed();
-        let live = observed.index();
+        let live = resource_versions(&observed);
         // Objects left behind by an earlier run, or by a removal: reported gone once deleted.
         self.pending_gone
             .extend(stale_paths(&observed, &self.known_paths));
@@ -364,14 +371,19 @@ impl Reconciler {
         let now = Instant::now();
         self.in_flight.retain(|key, flight| {
             now.duration_since(flight.since) < IN_FLIGHT_EXPIRY
-                && !Self::seen(flight, live.get(key))
+                && !Self::seen(flight, live.get(key).map(String::as_str))
         });
         let mut planned = plan(&translation.desired, &observed, &self.identity);
-        let desired_index = translation.desired.index();
-        self.rejected
-            .retain(|key, (object, _)| desired_index.get(key) == Some(object));
-        self.failed
-            .retain(|key, _| desired_index.contains_key(key) || live.contains_key(key));
+        if !self.rejected.is_empty() {
+            let desired_index = translation.desired.index();
+            self.rejected
+                .retain(|key, (object, _)| desired_index.get(key) == Some(object));
+        }
+        if !self.failed.is_empty() {
+            let desired_keys = resource_versions(&translation.desired);
+            self.failed
+                .retain(|key, _| desired_keys.contains_key(key) || live.contains_key(key));
+        }
         planned.actions.retain(|action| {
             let key = action.key();
             if self.in_flight.contains_key(&key) {
@@ -425,10 +437,12 @@ impl Reconciler {
                 generation = snapshot.generation,
                 "applying"
             );
+            let started = Instant::now();
             let outcome = self.applier.apply(&planned, &observed).await;
-            tracing::debug!(
+            tracing::info!(
                 requests = outcome.write_requests,
                 failures = outcome.failures().len(),
+                elapsed_ms = started.elapsed().as_millis(),
                 "applied"
             );
             self.metrics
@@ -516,7 +530,7 @@ impl Reconciler {
         if synced && self.rejected.is_empty() {
             self.last_error = None;
         }
-        self.last_live = observed.index().into_keys().collect();
+        self.last_live = resource_versions(&observed).into_keys().collect();
         let owned_objects = observed.len() as u64;
         let last_error = self.last_error.clone();
         self.status.send_modify(|status| {
@@ -692,6 +706,34 @@ impl Reconciler {
     }
 }
 
+/// The `resourceVersion` of every object of a set, by key (without copying the objects).
+fn resource_versions(objects: &ObservedState) -> HashMap<ObjectKey, String> {
+    let entry =
+        |kind: AntreaKind, meta: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta| {
+            (
+                ObjectKey::new(kind, meta.name.clone().unwrap_or_default()),
+                meta.resource_version.clone().unwrap_or_default(),
+            )
+        };
+    objects
+        .tiers
+        .iter()
+        .map(|o| entry(AntreaKind::Tier, &o.metadata))
+        .chain(
+            objects
+                .cluster_groups
+                .iter()
+                .map(|o| entry(AntreaKind::ClusterGroup, &o.metadata)),
+        )
+        .chain(
+            objects
+                .cluster_network_policies
+                .iter()
+                .map(|o| entry(AntreaKind::ClusterNetworkPolicy, &o.metadata)),
+        )
+        .collect()
+}
+
 /// NSX paths named by owned objects that are not in the desired state.
 fn stale_paths(observed: &ObservedState, known: &BTreeSet<String>) -> BTreeSet<String> {
     observed
@@ -739,23 +781,21 @@ mod tests {
             resource_version: Some("12".into()),
             since: Instant::now(),
         };
-        let older = AntreaObject::ClusterGroup(group("g", "11", None));
-        let same = AntreaObject::ClusterGroup(group("g", "12", None));
-        let newer = AntreaObject::ClusterGroup(group("g", "15", None));
+        let (older, same, newer) = ("11", "12", "15");
         assert!(!Reconciler::seen(&flight, None));
-        assert!(!Reconciler::seen(&flight, Some(&older)));
-        assert!(Reconciler::seen(&flight, Some(&same)));
-        assert!(Reconciler::seen(&flight, Some(&newer)));
+        assert!(!Reconciler::seen(&flight, Some(older)));
+        assert!(Reconciler::seen(&flight, Some(same)));
+        assert!(Reconciler::seen(&flight, Some(newer)));
         let opaque = InFlight {
             resource_version: Some("abc".into()),
             since: Instant::now(),
         };
-        assert!(!Reconciler::seen(&opaque, Some(&newer)));
+        assert!(!Reconciler::seen(&opaque, Some(newer)));
         let delete = InFlight {
             resource_version: None,
             since: Instant::now(),
         };
-        assert!(!Reconciler::seen(&delete, Some(&same)));
+        assert!(!Reconciler::seen(&delete, Some(same)));
         assert!(Reconciler::seen(&delete, None));
     }
 
