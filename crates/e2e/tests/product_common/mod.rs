@@ -115,6 +115,8 @@ pub struct Product {
     /// The adapter ServiceAccount's client over HTTP (a minted token, RBAC applies).
     pub adapter_kube: kube::Client,
     pub adapter_user: UserInfo,
+    /// The adapter ServiceAccount's kubeconfig (token included).
+    pub adapter_kubeconfig: String,
     pub kube_url: String,
     kube_stop: CancellationToken,
     kube_server: JoinHandle<()>,
@@ -157,7 +159,8 @@ fn admin_client(sim: &RunningSim) -> NsxRestClient {
     NsxRestClient::new(config).expect("REST client")
 }
 
-async fn client_from_kubeconfig(yaml: &str) -> kube::Client {
+/// A client of the Kubernetes API from a kubeconfig's text.
+pub async fn client_from_kubeconfig(yaml: &str) -> kube::Client {
     let kubeconfig = kube::config::Kubeconfig::from_yaml(yaml).expect("a kubeconfig");
     let config = kube::Config::from_custom_kubeconfig(kubeconfig, &Default::default())
         .await
@@ -199,8 +202,8 @@ impl Product {
         });
         let admin_kube = client_from_kubeconfig(&emu.kubeconfig_yaml(&kube_url)).await;
         let token = emu.service_account_token(NAMESPACE, ACCOUNT).unwrap();
-        let adapter_kube =
-            client_from_kubeconfig(&emu.kubeconfig_yaml_for_token(&kube_url, &token)).await;
+        let adapter_kubeconfig = emu.kubeconfig_yaml_for_token(&kube_url, &token);
+        let adapter_kube = client_from_kubeconfig(&adapter_kubeconfig).await;
 
         // NSX, with its state in a folder so that it can restart on the same ports.
         let sim_data = dir.path().join("nsx-sim");
@@ -282,6 +285,7 @@ impl Product {
             admin_kube,
             adapter_kube,
             adapter_user: UserInfo::service_account(NAMESPACE, ACCOUNT),
+            adapter_kubeconfig,
             kube_url,
             kube_stop,
             kube_server,
@@ -723,14 +727,24 @@ impl Scrape {
 
 /// Scrapes `/metrics` of `process`.
 pub async fn scrape(process: &AdapterProcess) -> Scrape {
-    let answer = http_get(process.api_addr(), "/metrics").await;
+    scrape_at(process.api_addr()).await
+}
+
+/// Scrapes `/metrics` on the API port at `addr`.
+pub async fn scrape_at(addr: SocketAddr) -> Scrape {
+    let answer = http_get(addr, "/metrics").await;
     assert_eq!(answer.status, 200, "{answer:?}");
     Scrape::parse(&answer.body)
 }
 
 /// `/status` of `process`.
 pub async fn status(process: &AdapterProcess) -> Value {
-    let answer = http_get(process.api_addr(), "/status").await;
+    status_at(process.api_addr()).await
+}
+
+/// `/status` on the API port at `addr`.
+pub async fn status_at(addr: SocketAddr) -> Value {
+    let answer = http_get(addr, "/status").await;
     assert_eq!(answer.status, 200, "{answer:?}");
     serde_json::from_str(&answer.body).unwrap_or_else(|e| panic!("{e}: {}", answer.body))
 }
