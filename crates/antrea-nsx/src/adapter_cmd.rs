@@ -25,8 +25,8 @@ pub struct AdapterArgs {
     #[arg(long, value_name = "FILE")]
     pub kubeconfig: Option<PathBuf>,
     /// Namespace of the Lease (and of ConfigMap cluster-id when cluster-id.conf is not
-    /// mounted).
-    #[arg(long, default_value = DEFAULT_NAMESPACE)]
+    /// mounted); in the Pod, its own namespace (`POD_NAMESPACE`, set by the Deployment).
+    #[arg(long, env = "POD_NAMESPACE", default_value = DEFAULT_NAMESPACE)]
     pub namespace: String,
     /// Address of the API port; by default all interfaces on `APIServerPort`.
     #[arg(long, value_name = "ADDR")]
@@ -72,10 +72,13 @@ pub async fn run(role: AdapterRole, args: AdapterArgs) -> anyhow::Result<()> {
         Some(id) => id,
         None => config::load_cluster_id_api(&kube, &args.namespace)
             .await?
-            .context(
-                "the cluster is not registered: no cluster-id.conf in the configuration folder and \
-                 no ConfigMap cluster-id (run `antrea-nsx register` first)",
-            )?,
+            .with_context(|| {
+                format!(
+                    "the cluster is not registered: no cluster-id.conf in the configuration \
+                     folder and no ConfigMap {}/cluster-id (run `antrea-nsx register` first)",
+                    args.namespace
+                )
+            })?,
     };
     let common = match role {
         AdapterRole::Ccp => &config.ccp.common,

@@ -83,8 +83,13 @@ impl Setup {
     }
 
     /// Runs `antrea-nsx <command> --config-dir <folder> --kubeconfig <file>` plus `extra`
-    /// on an ephemeral API port.
+    /// on an ephemeral API port (outside a Pod: no `POD_NAMESPACE`).
     async fn run(&self, command: &str, extra: &[&str]) -> Output {
+        self.run_with_env(command, extra, &[]).await
+    }
+
+    /// [`Setup::run`] with environment variables set.
+    async fn run_with_env(&self, command: &str, extra: &[&str], env: &[(&str, &str)]) -> Output {
         let mut process = tokio::process::Command::new(env!("CARGO_BIN_EXE_antrea-nsx"));
         process
             .arg(command)
@@ -92,7 +97,11 @@ impl Setup {
             .arg("--kubeconfig")
             .arg(&self.kubeconfig)
             .args(["--api-listen", "127.0.0.1:0"])
+            .env_remove("POD_NAMESPACE")
             .kill_on_drop(true);
+        for (name, value) in env {
+            process.env(name, value);
+        }
         if !extra.contains(&"--config") {
             process.arg("--config-dir").arg(self.config_dir());
         }
@@ -204,9 +213,20 @@ async fn an_unregistered_cluster_is_refused() {
     for command in ["ccp-adapter", "mp-adapter"] {
         refused(
             &setup.run(command, &[]).await,
-            &["not registered", "cluster-id", "antrea-nsx register"],
+            &[
+                "not registered",
+                "vmware-system-antrea/cluster-id",
+                "antrea-nsx register",
+            ],
         );
     }
+    // In a Pod, the namespace is the Pod's own (POD_NAMESPACE, from the Deployment).
+    refused(
+        &setup
+            .run_with_env("ccp-adapter", &[], &[("POD_NAMESPACE", "team-a")])
+            .await,
+        &["not registered", "team-a/cluster-id"],
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -299,5 +319,118 @@ async fn the_valid_configuration_starts() {
             "{command}: {first}"
         );
         child.kill().await.unwrap();
+    }
+}
+
+/// More refusals, one key each: the file and the key are named.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_refused_key_is_named() {
+    let setup = Setup::start().await;
+    let cert_files = setup.mp_conf("");
+    let cases: Vec<(&str, String, Vec<&str>)> = vec![
+        (
+            "bootstrap.conf",
+            "bootstrapFrom: SupervisorCluster\nclusterName: c1\nNSXManagers: [\"127.0.0.1:9\"]\n"
+                .to_owned(),
+            vec!["bootstrapFrom", "SupervisorCluster"],
+        ),
+        (
+            "bootstrap.conf",
+            "NSXManagers: [\"127.0.0.1:9\"]\n".to_owned(),
+            vec!["bootstrap.conf", "clusterName"],
+        ),
+        (
+            "bootstrap.conf",
+            "clusterName: \"two words\"\nNSXManagers: [\"127.0.0.1:9\"]\n".to_owned(),
+            vec!["bootstrap.conf", "clusterName"],
+        ),
+        (
+            "bootstrap.conf",
+            "clusterName: c1\nNSXManagers: [\"127.0.0.1:9\"]\nvpcPath: no-slash\n".to_owned(),
+            vec!["bootstrap.conf", "vpcPath"],
+        ),
+        (
+            "mp-adapter.conf",
+            cert_files.clone(),
+            vec![
+                "mp-adapter.conf",
+                "NSXCAFile",
+                "NSXThumbprint",
+                "NSXInsecure",
+            ],
+        ),
+        (
+            "mp-adapter.conf",
+            format!("NSXCAFile: nsx-ca.pem\nNSXInsecure: true\n{cert_files}"),
+            vec!["mp-adapter.conf", "NSXCAFile", "NSXInsecure"],
+        ),
+        (
+            "mp-adapter.conf",
+            format!("NSXCAFile: nsx-ca.pem\nNSXRemoteAuth: true\n{cert_files}"),
+            vec!["mp-adapter.conf", "NSXRemoteAuth"],
+        ),
+        (
+            "mp-adapter.conf",
+            format!("NSXCAFile: nsx-ca.pem\nNSXVerifyServerName: false\n{cert_files}"),
+            vec!["mp-adapter.conf", "NSXVerifyServerName"],
+        ),
+        (
+            "mp-adapter.conf",
+            format!("NSXThumbprint: not-hex\n{cert_files}"),
+            vec!["mp-adapter.conf", "NSXThumbprint"],
+        ),
+        (
+            "mp-adapter.conf",
+            format!(
+                "NSXCAFile: nsx-ca.pem\nEnableDebugServer: true\nDebugServerPort: 16664\n{cert_files}"
+            ),
+            vec!["mp-adapter.conf", "DebugServerPort"],
+        ),
+        (
+            "mp-adapter.conf",
+            format!("NSXCAFile: nsx-ca.pem\nLogFormat: xml\n{cert_files}"),
+            vec!["mp-adapter.conf", "LogFormat"],
+        ),
+        (
+            "ccp-adapter.conf",
+            "IPFamilies: IPv5\n".to_owned(),
+            vec!["ccp-adapter.conf", "IPFamilies"],
+        ),
+        (
+            "ccp-adapter.conf",
+            "ReconcilerQPS: 0\n".to_owned(),
+            vec!["ccp-adapter.conf", "ReconcilerQPS"],
+        ),
+        (
+            "ccp-adapter.conf",
+            "NSXInsecure: false\n".to_owned(),
+            vec!["ccp-adapter.conf", "NSXCAFile"],
+        ),
+    ];
+    for (file, text, names) in cases {
+        setup.valid();
+        setup.write(file, &text);
+        for command in ["ccp-adapter", "mp-adapter"] {
+            let output = setup.run(command, &[]).await;
+            let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+            assert!(
+                !output.status.success(),
+                "{command} accepted {file}:\n{text}"
+            );
+            for name in &names {
+                assert!(
+                    stderr.contains(name),
+                    "{command}, {file}:\n{text}\n{name} not named in:\n{stderr}"
+                );
+            }
+        }
+    }
+
+    // A key that does not belong to the certificate.
+    setup.valid();
+    let other = NsxCertificate::generate("c1").unwrap();
+    setup.write("nsx-cert/tls.key", &other.private_key_pem);
+    for command in ["ccp-adapter", "mp-adapter"] {
+        refused(&setup.run(command, &[]).await, &["tls.key"]);
     }
 }
