@@ -28,14 +28,106 @@ pub enum AgentAccess {
     /// Through the API server at `/apis/system.antrea.io/v1beta1/agents/<node>/...` (the
     /// path kube-emu serves, or that of a proxy in front of the agents).
     ApiServerPath,
+    /// Directly, as antrea-controller and `antctl` do: `https://<Node InternalIP>:<apiPort>`
+    /// of the agent's AntreaAgentInfo (10350 when absent), trusting its `apiCABundle` with
+    /// server name `localhost`, authenticated by the bearer token in `token_file` (the
+    /// adapter's ServiceAccount token, re-read as it rotates).
+    Direct { token_file: Option<String> },
+}
+
+/// The agent API port when AntreaAgentInfo gives none.
+const AGENT_API_PORT: i32 = 10350;
+
+/// The DER certificates of a PEM bundle.
+fn pem_certificates(pem: &[u8]) -> Vec<Vec<u8>> {
+    use base64::Engine as _;
+    let text = String::from_utf8_lossy(pem);
+    let mut certificates = Vec::new();
+    let mut body: Option<String> = None;
+    for line in text.lines() {
+        let line = line.trim();
+        if line == "-----BEGIN CERTIFICATE-----" {
+            body = Some(String::new());
+        } else if line == "-----END CERTIFICATE-----" {
+            if let Some(encoded) = body.take()
+                && let Ok(der) = base64::engine::general_purpose::STANDARD.decode(encoded)
+            {
+                certificates.push(der);
+            }
+        } else if let Some(encoded) = body.as_mut() {
+            encoded.push_str(line);
+        }
+    }
+    certificates
+}
+
+/// The URL and trust of the agent on `node`, from its AntreaAgentInfo and Node.
+pub async fn agent_endpoint(
+    client: &Client,
+    node: &str,
+) -> Result<(String, Vec<Vec<u8>>), AntreaError> {
+    use antrea_types::AntreaAgentInfo;
+    use k8s_openapi::api::core::v1::Node;
+    let info = kube::Api::<AntreaAgentInfo>::all(client.clone())
+        .get(node)
+        .await
+        .map_err(|e| AntreaError::api(format!("reading AntreaAgentInfo {node}"), e))?;
+    let port = info.spec.api_port.unwrap_or(AGENT_API_PORT);
+    let ca = info
+        .spec
+        .api_ca_bundle
+        .as_ref()
+        .map(|b| pem_certificates(&b.0))
+        .unwrap_or_default();
+    if ca.is_empty() {
+        return Err(AntreaError::Unexpected {
+            context: format!("reaching the agent on {node}"),
+            message: "its AntreaAgentInfo has no apiCABundle".into(),
+        });
+    }
+    let node_object = kube::Api::<Node>::all(client.clone())
+        .get(node)
+        .await
+        .map_err(|e| AntreaError::api(format!("reading Node {node}"), e))?;
+    let address = node_object
+        .status
+        .and_then(|s| s.addresses)
+        .into_iter()
+        .flatten()
+        .find(|a| a.type_ == "InternalIP")
+        .map(|a| a.address)
+        .ok_or_else(|| AntreaError::Unexpected {
+            context: format!("reaching the agent on {node}"),
+            message: "the Node has no InternalIP".into(),
+        })?;
+    let host = if address.contains(':') {
+        format!("[{address}]")
+    } else {
+        address
+    };
+    Ok((format!("https://{host}:{port}"), ca))
 }
 
 impl AgentAccess {
     /// The client and path prefix of the agent on `node`.
-    fn locate(&self, client: &Client, node: &str) -> (Client, String) {
+    async fn locate(&self, client: &Client, node: &str) -> Result<(Client, String), AntreaError> {
         match self {
             AgentAccess::ApiServerPath => {
-                (client.clone(), format!("{CONTROLLER_PREFIX}/agents/{node}"))
+                Ok((client.clone(), format!("{CONTROLLER_PREFIX}/agents/{node}")))
+            }
+            AgentAccess::Direct { token_file } => {
+                let (url, ca) = agent_endpoint(client, node).await?;
+                let unexpected = |message: String| AntreaError::Unexpected {
+                    context: format!("a client for the agent on {node} at {url}"),
+                    message,
+                };
+                let mut config =
+                    kube::Config::new(url.parse().map_err(|e| unexpected(format!("{e}")))?);
+                config.root_cert = Some(ca);
+                config.tls_server_name = Some("localhost".into());
+                config.auth_info.token_file = token_file.clone();
+                let agent = Client::try_from(config).map_err(|e| unexpected(e.to_string()))?;
+                Ok((agent, CONTROLLER_PREFIX.to_owned()))
             }
         }
     }
@@ -98,7 +190,7 @@ pub async fn collect(
             CONTROLLER_BUNDLE_NAME,
         ),
         BundleSource::Agent(node) => {
-            let (client, prefix) = options.agents.locate(client, node);
+            let (client, prefix) = options.agents.locate(client, node).await?;
             (client, prefix, AGENT_BUNDLE_NAME)
         }
     };
@@ -255,6 +347,38 @@ mod tests {
         for secret in ["hunter2", "MIIEvQIBADANBgkqhkiG9w0BAQEFAASC", "abc123"] {
             assert!(!all.contains(secret), "{secret} survived: {all}");
         }
+    }
+
+    #[test]
+    fn pem_bundles_decode_to_der() {
+        let pem = b"junk\n-----BEGIN CERTIFICATE-----\nAAEC\nAw==\n-----END CERTIFICATE-----\n-----BEGIN CERTIFICATE-----\nBAU=\n-----END CERTIFICATE-----\n";
+        assert_eq!(pem_certificates(pem), vec![vec![0, 1, 2, 3], vec![4, 5]]);
+        assert!(pem_certificates(b"no certificate").is_empty());
+    }
+
+    #[tokio::test]
+    async fn direct_agent_endpoints_come_from_agent_info_and_node() {
+        let emu = kube_emu::KubeEmu::new();
+        let antrea = antrea_emu::AntreaEmu::install(
+            &emu,
+            antrea_emu::AntreaOptions {
+                nodes: 2,
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+        let client = Client::new(emu.router(), "default");
+        let (url, ca) = agent_endpoint(&client, "k8s-node-2").await.unwrap();
+        let node = &antrea.topology().nodes[1];
+        assert_eq!(url, format!("https://{}:10350", node.internal_ip));
+        assert_eq!(ca.len(), 1);
+        let (_, prefix) = AgentAccess::Direct { token_file: None }
+            .locate(&client, "k8s-node-2")
+            .await
+            .unwrap();
+        assert_eq!(prefix, CONTROLLER_PREFIX);
+        assert!(agent_endpoint(&client, "no-such-node").await.is_err());
     }
 
     #[test]
