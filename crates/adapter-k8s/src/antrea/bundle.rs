@@ -35,6 +35,9 @@ pub enum AgentAccess {
     Direct { token_file: Option<String> },
 }
 
+/// The Pod's ServiceAccount token, the default credential for agents.
+pub const SERVICE_ACCOUNT_TOKEN: &str = "/var/run/secrets/kubernetes.io/serviceaccount/token";
+
 /// The agent API port when AntreaAgentInfo gives none.
 const AGENT_API_PORT: i32 = 10350;
 
@@ -152,7 +155,9 @@ pub struct BundleOptions {
 impl Default for BundleOptions {
     fn default() -> Self {
         BundleOptions {
-            agents: AgentAccess::ApiServerPath,
+            agents: AgentAccess::Direct {
+                token_file: Some(SERVICE_ACCOUNT_TOKEN.to_owned()),
+            },
             poll: Duration::from_millis(250),
         }
     }

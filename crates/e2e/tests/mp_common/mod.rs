@@ -343,6 +343,8 @@ impl Env {
         options.watches.crd_recheck_interval = Duration::from_millis(200);
         options.traceflow.poll = Duration::from_millis(50);
         options.bundles.poll = Duration::from_millis(50);
+        // The emulated agents answer through the emulator's API path.
+        options.bundles.agents = adapter_k8s::antrea::bundle::AgentAccess::ApiServerPath;
         options.shutdown_flush_timeout = Duration::from_secs(10);
         options
     }
