@@ -100,7 +100,7 @@ fn gateway_crd() -> Value {
 pub struct ProductOptions {
     /// Lines appended to ccp-adapter.conf.
     pub ccp_conf: String,
-    /// Lines appended to mp-adapter.conf.
+    /// Lines appended to mp-adapter.conf (`InventoryBatchPeriod` is 1 unless given).
     pub mp_conf: String,
 }
 
@@ -233,9 +233,14 @@ impl Product {
             (
                 config::MP_ADAPTER_FILE,
                 format!(
-                    "NSXCAFile: nsx-ca.pem\nNSXClientAuthCertFile: {}\nNSXClientAuthKeyFile: {}\nInventoryBatchPeriod: 1\n{}",
+                    "NSXCAFile: nsx-ca.pem\nNSXClientAuthCertFile: {}\nNSXClientAuthKeyFile: {}\n{}{}",
                     config_dir.join("nsx-cert/tls.crt").display(),
                     config_dir.join("nsx-cert/tls.key").display(),
+                    if options.mp_conf.contains("InventoryBatchPeriod") {
+                        ""
+                    } else {
+                        "InventoryBatchPeriod: 1\n"
+                    },
                     options.mp_conf
                 ),
             ),
