@@ -1,8 +1,8 @@
 //! `/metrics` of both adapter processes after they converged: the families are there with
 //! their Prometheus types, and the values agree with what NSX, the Kubernetes API and the
 //! adapters' `/status` show (realization counts by state equal NSX's realized states, the
-//! Kubernetes writes counted equal the API server's log, owned objects, inventory objects
-//! and batches, connection, leader and ready gauges).
+//! Kubernetes writes counted equal the API server's log, a drift repair is counted, owned
+//! objects, inventory objects and batches, connection, leader and ready gauges).
 
 mod product_common;
 
@@ -155,6 +155,36 @@ async fn metrics_name_type_and_count_what_the_adapters_did() {
     assert!(ccp_metrics.value("antrea_nsx_ccp_generation_applied") >= 1.0);
     assert_eq!(ccp_status["realization"]["success"], 4);
     assert_eq!(ccp_status["realization"]["error"], 1);
+
+    // A ClusterNetworkPolicy deleted by hand is put back: a drift repair, counted as a write.
+    let policies: Api<ClusterNetworkPolicy> = Api::all(product.admin_kube.clone());
+    let victim = policies
+        .list(
+            &ListParams::default().labels(&format!("{CLUSTER_ID_LABEL}={}", product.cluster_name)),
+        )
+        .await
+        .unwrap()
+        .items[0]
+        .metadata
+        .name
+        .clone()
+        .unwrap();
+    policies.delete(&victim, &Default::default()).await.unwrap();
+    eventually("the deleted policy put back", || async {
+        policies.get_opt(&victim).await.ok()?.map(|_| ())
+    })
+    .await;
+    eventually("the repair counted", || async {
+        let metrics = scrape(&ccp).await;
+        // The log holds the hand-made DELETE too.
+        let adapter_writes = product.policy_writes().len() - 1;
+        (metrics.value("antrea_nsx_ccp_kubernetes_writes_total{operation=\"drift_repair\"}") >= 1.0
+            && metrics.value("antrea_nsx_ccp_kubernetes_writes_total{operation=\"write\"}")
+                == adapter_writes as f64
+            && adapter_writes > writes.len())
+        .then_some(())
+    })
+    .await;
 
     // The MP adapter: inventory objects and batches, connection, leader, ready.
     let mp_metrics = eventually("the MP metrics caught up", || async {
