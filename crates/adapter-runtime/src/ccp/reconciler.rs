@@ -216,6 +216,10 @@ impl Reconciler {
                     if self.retry_at.is_some_and(|at| now >= at) {
                         self.retry_at = None;
                     }
+                    // Recomputed by the pass (never a deadline in the past twice).
+                    if self.realize_deadline.is_some_and(|at| now >= at) {
+                        self.realize_deadline = None;
+                    }
                 }
             }
             // Coalesce a burst of changes into one pass.
