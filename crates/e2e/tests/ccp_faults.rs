@@ -2,7 +2,8 @@
 //! changed writes nothing; a restart converges stale objects left behind; NSX disconnects,
 //! API server errors (500, 429), dropped watches, a compacted history (410) and an Antrea
 //! webhook outage are survived with nothing lost; Antrea failures and realization timeouts
-//! are reported as errors.
+//! are reported as errors; nothing is touched before the first snapshot; NSX refresh requests
+//! are answered.
 
 mod ccp_common;
 
@@ -364,5 +365,33 @@ async fn nothing_is_touched_before_the_first_snapshot() {
     assert_eq!(CcpMetrics::get(&adapter.metrics().writes), 0);
     let status = adapter.status().borrow().clone();
     assert!(!status.connected && !status.synced, "{status:?}");
+    adapter.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_realization_refresh_from_nsx_is_answered() {
+    let env = env("c1").await;
+    two_policies(&env).await;
+    let adapter = start_adapter(&env).await;
+    converged(&env, &adapter).await;
+    let reports = CcpMetrics::get(&adapter.metrics().reports);
+    let writes = CcpMetrics::get(&adapter.metrics().writes);
+    env.admin
+        .execute(
+            adapter_nsx::rest::NsxRequest::new(
+                http::Method::POST,
+                "/policy/api/v1/infra/realized-state/realized-entity",
+            )
+            .query("action", "refresh")
+            .query("intent_path", policy_path("p1")),
+        )
+        .await
+        .unwrap();
+    eventually("the refresh answered with a report", || async {
+        (CcpMetrics::get(&adapter.metrics().reports) > reports).then_some(())
+    })
+    .await;
+    wait_nsx(&env.admin, &policy_path("p1"), "SUCCESS").await;
+    assert_eq!(CcpMetrics::get(&adapter.metrics().writes), writes);
     adapter.shutdown().await;
 }
