@@ -22,6 +22,15 @@
 //! create of the same key, nothing is lost when a batch fails, and nothing is sent twice
 //! once acknowledged.
 //!
+//! **Refused records.** NSX applies a batch all or nothing, so one record it refuses (a 4xx
+//! with an `ApiError`) blocks the whole batch. The I/O layer then bisects:
+//! [`split`](InventoryIndex::split) turns a refused batch into two halves (same keys, same order, new
+//! ids) to send one after the other, and a refused batch of one change is set aside with
+//! [`refuse`](InventoryIndex::refuse): NSX still holds the confirmed record, and the key
+//! stays out of the queue until its object changes again (or a full comparison finds that
+//! another operation is needed, e.g. a `CREATE` where a refused `UPDATE` found no object).
+//! So the rest of the inventory is never held back, and nothing is lost or sent twice.
+//!
 //! [`diff_against`](InventoryIndex::diff_against) replaces the confirmed state with what NSX
 //! actually lists (start-up, and the periodic full comparison), so that objects that changed
 //! or vanished while the adapter was away are fixed, deletions included.
@@ -34,6 +43,7 @@ use nsx_model::inventory::{
     ContainerInventoryData, ContainerInventoryObject, ContainerObject, ObjectUpdateType,
     ResourceType,
 };
+use serde_json::Value;
 
 use super::delta::{RecordDelta, delete_body, normalize_nsx_record, record_delta};
 
@@ -102,6 +112,18 @@ impl InventoryBatch {
     }
 }
 
+/// A change NSX refused on its own, set aside by [`InventoryIndex::refuse`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RefusedRecord {
+    pub key: InventoryKey,
+    /// The refused operation.
+    pub update_type: ObjectUpdateType,
+    /// The object's name (the record's `display_name`).
+    pub name: Option<String>,
+    /// The name of its Namespace (its ContainerProject's `display_name`), if namespaced.
+    pub namespace: Option<String>,
+}
+
 /// What a full comparison found.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct DiffSummary {
@@ -142,6 +164,9 @@ pub struct InventoryIndex {
     /// Queue place → key, oldest first.
     queue: BTreeMap<u64, InventoryKey>,
     batches: HashMap<BatchId, Vec<InventoryKey>>,
+    /// Keys whose last change NSX refused, with the refused operation. Such a key is dirty
+    /// (NSX holds its confirmed record) but not queued.
+    refused: HashMap<InventoryKey, ContainerInventoryObject>,
     next_place: u64,
     next_batch_id: BatchId,
 }
@@ -194,6 +219,16 @@ impl InventoryIndex {
         self.queue.len()
     }
 
+    /// Keys set aside because NSX refused their last change.
+    pub fn refused_len(&self) -> usize {
+        self.refused.len()
+    }
+
+    /// Whether NSX refused the last change of `key` (it waits for the object to change).
+    pub fn is_refused(&self, key: &InventoryKey) -> bool {
+        self.refused.contains_key(key)
+    }
+
     /// Batches cut and not yet acknowledged or returned.
     pub fn batches_in_flight(&self) -> usize {
         self.batches.len()
@@ -224,6 +259,8 @@ impl InventoryIndex {
 
     /// Queues `key` after its desired record changed from `previous`.
     fn mark_dirty(&mut self, key: InventoryKey, previous: Option<Arc<ContainerObject>>) {
+        // The object changed: a change NSX refused before is worth trying again.
+        self.refused.remove(&key);
         let desired = self.records.get(&key).cloned();
         match self.dirty.get_mut(&key) {
             Some(entry) => {
@@ -278,22 +315,7 @@ impl InventoryIndex {
                 continue;
             }
             let desired = self.records.get(key);
-            let object = match (entry.confirmed.as_ref(), desired) {
-                (None, None) => None,
-                (None, Some(record)) => Some(create(record)),
-                (Some(_), None) => Some(ContainerInventoryObject {
-                    object_update_type: ObjectUpdateType::Delete,
-                    container_object: delete_body(key.resource_type.as_str(), &key.external_id),
-                }),
-                (Some(old), Some(new)) => match record_delta(old, new) {
-                    RecordDelta::Unchanged => None,
-                    RecordDelta::Replace => Some(create(new)),
-                    RecordDelta::Update(body) => Some(ContainerInventoryObject {
-                        object_update_type: ObjectUpdateType::Update,
-                        container_object: body,
-                    }),
-                },
-            };
+            let object = operation(key, entry.confirmed.as_ref(), desired);
             match object {
                 None => settled.push((place, key.clone())),
                 Some(object) => {
@@ -402,6 +424,110 @@ impl InventoryIndex {
         Ok(())
     }
 
+    /// Splits batch `batch` (cut by [`next_batch`](Self::next_batch) or an earlier split, and
+    /// refused by NSX) into two halves with new ids, in the same order, to be sent one after
+    /// the other. A batch of one change comes back unchanged: it is the refused record
+    /// (see [`refuse`](Self::refuse)).
+    pub fn split(&mut self, batch: InventoryBatch) -> Result<Vec<InventoryBatch>, InventoryError> {
+        if batch.len() < 2 {
+            return if self.batches.contains_key(&batch.id) {
+                Ok(vec![batch])
+            } else {
+                Err(InventoryError::UnknownBatch(batch.id))
+            };
+        }
+        let keys = self
+            .batches
+            .remove(&batch.id)
+            .ok_or(InventoryError::UnknownBatch(batch.id))?;
+        let mut objects = batch.data.container_inventory_objects;
+        let middle = objects.len() / 2;
+        let second_objects = objects.split_off(middle);
+        let mut first_keys = keys;
+        let second_keys = first_keys.split_off(middle.min(first_keys.len()));
+        let mut halves = Vec::with_capacity(2);
+        for (keys, objects) in [(first_keys, objects), (second_keys, second_objects)] {
+            let id = self.next_batch_id;
+            self.next_batch_id += 1;
+            for key in &keys {
+                if let Some(flight) = self
+                    .dirty
+                    .get_mut(key)
+                    .and_then(|entry| entry.in_flight.as_mut())
+                    .filter(|flight| flight.batch == batch.id)
+                {
+                    flight.batch = id;
+                }
+            }
+            self.batches.insert(id, keys);
+            halves.push(InventoryBatch {
+                id,
+                data: ContainerInventoryData {
+                    container_inventory_objects: objects,
+                },
+            });
+        }
+        Ok(halves)
+    }
+
+    /// NSX refused `batch` because of its own content: NSX still holds the confirmed
+    /// records, and each change that is still the latest one is set aside (out of the queue)
+    /// until its object changes again. A key whose object changed while the batch was in
+    /// flight is queued again instead, at its new place. Returns the records set aside.
+    /// Meant for batches of one change (see [`split`](Self::split)).
+    pub fn refuse(&mut self, batch: &InventoryBatch) -> Result<Vec<RefusedRecord>, InventoryError> {
+        let keys = self
+            .batches
+            .remove(&batch.id)
+            .ok_or(InventoryError::UnknownBatch(batch.id))?;
+        let mut refused = Vec::new();
+        for (key, object) in keys
+            .into_iter()
+            .zip(&batch.data.container_inventory_objects)
+        {
+            let Some(entry) = self.dirty.get_mut(&key) else {
+                continue;
+            };
+            if entry.in_flight.as_ref().is_none_or(|f| f.batch != batch.id) {
+                continue;
+            }
+            entry.in_flight = None;
+            if entry.queued.is_some() {
+                // Changed meanwhile: the new change is tried as any other.
+                continue;
+            }
+            if same(entry.confirmed.as_ref(), self.records.get(&key)) {
+                self.dirty.remove(&key);
+                continue;
+            }
+            let record = self.records.get(&key).or(entry.confirmed.as_ref()).cloned();
+            let name = record
+                .as_ref()
+                .and_then(|r| r.display_name())
+                .map(str::to_owned);
+            let namespace = record.as_ref().and_then(|r| self.namespace_of(r));
+            self.refused.insert(key.clone(), object.clone());
+            refused.push(RefusedRecord {
+                key,
+                update_type: object.object_update_type.clone(),
+                name,
+                namespace,
+            });
+        }
+        Ok(refused)
+    }
+
+    /// The name of the Namespace `record` belongs to, from its ContainerProject.
+    fn namespace_of(&self, record: &ContainerObject) -> Option<String> {
+        let json = record.to_json();
+        let project = json.get("container_project_id").and_then(Value::as_str)?;
+        let key = InventoryKey::new(ResourceType::ContainerProject, project);
+        self.records
+            .get(&key)
+            .and_then(|p| p.display_name())
+            .map(str::to_owned)
+    }
+
     /// Full comparison with what NSX lists for this cluster (every type the adapter
     /// reports). Afterwards the queue holds exactly the creates, updates and deletes that
     /// make NSX equal to the desired records; NSX's own fields (`_last_sync_time`,
@@ -432,6 +558,7 @@ impl InventoryIndex {
         }
         self.dirty.clear();
         self.queue.clear();
+        let refused = std::mem::take(&mut self.refused);
         let mut summary = DiffSummary::default();
         let mut keys: Vec<&InventoryKey> = self.records.keys().collect();
         keys.extend(nsx.keys().filter(|k| !self.records.contains_key(*k)));
@@ -454,6 +581,22 @@ impl InventoryIndex {
             dirty.push((key.clone(), confirmed.cloned()));
         }
         for (key, confirmed) in dirty {
+            if let Some(refused_op) = refused.get(&key)
+                && operation(&key, confirmed.as_ref(), self.records.get(&key)).as_ref()
+                    == Some(refused_op)
+            {
+                // The very change NSX refused: it waits for the object to change.
+                self.dirty.insert(
+                    key.clone(),
+                    Dirty {
+                        confirmed,
+                        queued: None,
+                        in_flight: None,
+                    },
+                );
+                self.refused.insert(key, refused_op.clone());
+                continue;
+            }
             let place = self.next_place;
             self.next_place += 1;
             self.queue.insert(place, key.clone());
@@ -475,6 +618,30 @@ fn same(a: Option<&Arc<ContainerObject>>, b: Option<&Arc<ContainerObject>>) -> b
         (None, None) => true,
         (Some(a), Some(b)) => Arc::ptr_eq(a, b) || a == b,
         _ => false,
+    }
+}
+
+/// The operation that brings NSX from `confirmed` to `desired`; `None` when they agree.
+fn operation(
+    key: &InventoryKey,
+    confirmed: Option<&Arc<ContainerObject>>,
+    desired: Option<&Arc<ContainerObject>>,
+) -> Option<ContainerInventoryObject> {
+    match (confirmed, desired) {
+        (None, None) => None,
+        (None, Some(record)) => Some(create(record)),
+        (Some(_), None) => Some(ContainerInventoryObject {
+            object_update_type: ObjectUpdateType::Delete,
+            container_object: delete_body(key.resource_type.as_str(), &key.external_id),
+        }),
+        (Some(old), Some(new)) => match record_delta(old, new) {
+            RecordDelta::Unchanged => None,
+            RecordDelta::Replace => Some(create(new)),
+            RecordDelta::Update(body) => Some(ContainerInventoryObject {
+                object_update_type: ObjectUpdateType::Update,
+                container_object: body,
+            }),
+        },
     }
 }
 

@@ -18,6 +18,7 @@ pub mod tags;
 pub use delta::{RecordDelta, normalize_nsx_record, record_delta};
 pub use index::{
     BatchId, DiffSummary, InventoryBatch, InventoryError, InventoryIndex, InventoryKey,
+    RefusedRecord,
 };
 pub use project::ProjectionError;
 pub use projector::{InventoryProjector, ProjectorError};

@@ -517,3 +517,190 @@ fn a_full_comparison_never_deletes_the_container_cluster() {
         .unwrap();
     assert_eq!((summary.updates, summary.deletes), (1, 0));
 }
+
+/// Sends everything pending as the MP adapter does: a refused batch is split in halves sent
+/// one after the other, and a refused change alone is set aside. `refuses` says which
+/// external ids NSX refuses to create or update. Returns the records set aside.
+fn send_bisecting(
+    index: &mut InventoryIndex,
+    nsx: &mut NsxModel,
+    refuses: &dyn Fn(&str) -> bool,
+    max: usize,
+) -> Vec<RefusedRecord> {
+    let mut refused = Vec::new();
+    for _ in 0..1000 {
+        let Some(batch) = index.next_batch(max) else {
+            return refused;
+        };
+        let mut todo = std::collections::VecDeque::from([batch]);
+        while let Some(batch) = todo.pop_front() {
+            let poisoned = batch.data.container_inventory_objects.iter().any(|o| {
+                o.object_update_type != ObjectUpdateType::Delete
+                    && refuses(o.container_object["external_id"].as_str().unwrap())
+            });
+            let accepted = !poisoned && nsx.apply(&batch).is_ok();
+            if accepted {
+                index.ack(batch.id).unwrap();
+            } else if batch.len() > 1 {
+                let halves = index.split(batch).unwrap();
+                assert_eq!(halves.len(), 2);
+                for half in halves.into_iter().rev() {
+                    todo.push_front(half);
+                }
+            } else {
+                refused.extend(index.refuse(&batch).unwrap());
+            }
+        }
+    }
+    panic!("the index never ran dry");
+}
+
+#[test]
+fn a_refused_record_is_isolated_and_the_rest_is_sent() {
+    let mut index = InventoryIndex::new();
+    let mut nsx = NsxModel::default();
+    for k in 0..12 {
+        index.apply(record(k, 1)).unwrap();
+    }
+    let refused = send_bisecting(&mut index, &mut nsx, &|id| id == "pod-4", 10);
+    assert_eq!(refused.len(), 1);
+    assert_eq!(refused[0].key, key(4));
+    assert_eq!(refused[0].update_type, ObjectUpdateType::Create);
+    assert_eq!(refused[0].name.as_deref(), Some("pod-4"));
+    assert_eq!(refused[0].namespace.as_deref(), Some("ns-3"));
+    let mut expected = desired_json(&index);
+    expected.remove(&("ContainerApplicationInstance".into(), "pod-4".into()));
+    assert_eq!(nsx.parsed(), expected);
+    // Set aside: nothing pending, nothing retried.
+    assert_eq!(index.pending_len(), 0);
+    assert_eq!(index.refused_len(), 1);
+    assert!(index.is_refused(&key(4)));
+    assert_eq!(index.next_batch(10), None);
+    // A full comparison finds the same refused change: still set aside.
+    index.diff_against(nsx.records()).unwrap();
+    assert_eq!(index.next_batch(10), None);
+    assert_eq!(index.refused_len(), 1);
+    // Once the object changes, it is sent again (and accepted now).
+    index.apply(record(4, 2)).unwrap();
+    assert_eq!(index.refused_len(), 0);
+    assert!(send_bisecting(&mut index, &mut nsx, &|_| false, 10).is_empty());
+    assert_eq!(nsx.parsed(), desired_json(&index));
+}
+
+#[test]
+fn a_refused_record_that_is_deleted_sends_nothing_more() {
+    let mut index = InventoryIndex::new();
+    let mut nsx = NsxModel::default();
+    index.apply(record(1, 1)).unwrap();
+    index.apply(record(2, 1)).unwrap();
+    let refused = send_bisecting(&mut index, &mut nsx, &|id| id == "pod-1", 10);
+    assert_eq!(refused.len(), 1);
+    index.delete(&key(1));
+    assert_eq!(index.refused_len(), 0);
+    assert_eq!(index.next_batch(10), None);
+    assert_eq!(nsx.parsed(), desired_json(&index));
+}
+
+#[test]
+fn a_change_while_in_flight_is_queued_rather_than_set_aside() {
+    let mut index = InventoryIndex::new();
+    index.apply(record(1, 1)).unwrap();
+    let batch = index.next_batch(10).unwrap();
+    index.apply(record(1, 2)).unwrap();
+    assert!(index.refuse(&batch).unwrap().is_empty());
+    assert_eq!(index.refused_len(), 0);
+    let retry = index.next_batch(10).unwrap();
+    assert_eq!(
+        retry.data.container_inventory_objects[0].container_object,
+        record(1, 2).to_json()
+    );
+}
+
+#[test]
+fn a_refused_update_of_a_vanished_object_becomes_a_create_after_a_full_comparison() {
+    let mut index = InventoryIndex::new();
+    let mut nsx = NsxModel::default();
+    index.apply(record(1, 1)).unwrap();
+    index.apply(record(2, 1)).unwrap();
+    drain(&mut index, &mut nsx);
+    // Someone deletes pod-1 in NSX; its next change is an UPDATE NSX refuses.
+    nsx.objects
+        .remove(&("ContainerApplicationInstance".into(), "pod-1".into()));
+    index.apply(record(1, 2)).unwrap();
+    index.apply(record(2, 2)).unwrap();
+    let refused = send_bisecting(&mut index, &mut nsx, &|_| false, 10);
+    assert_eq!(refused.len(), 1);
+    assert_eq!(refused[0].update_type, ObjectUpdateType::Update);
+    index.diff_against(nsx.records()).unwrap();
+    assert_eq!(index.refused_len(), 0);
+    assert!(send_bisecting(&mut index, &mut nsx, &|_| false, 10).is_empty());
+    assert_eq!(nsx.parsed(), desired_json(&index));
+}
+
+#[test]
+fn split_keeps_order_and_a_single_change_is_not_split() {
+    let mut index = InventoryIndex::new();
+    for k in 0..5 {
+        index.apply(record(k, 1)).unwrap();
+    }
+    let batch = index.next_batch(10).unwrap();
+    let order = keys_of(&batch);
+    let halves = index.split(batch).unwrap();
+    assert_eq!(halves.len(), 2);
+    let rejoined: Vec<_> = halves.iter().flat_map(keys_of).collect();
+    assert_eq!(rejoined, order);
+    assert_eq!(index.batches_in_flight(), 2);
+    // The halves settle like any batch.
+    index.nack(halves[0].id).unwrap();
+    index.ack(halves[1].id).unwrap();
+    let retry = index.next_batch(10).unwrap();
+    assert_eq!(keys_of(&retry), keys_of(&halves[0]));
+    let alone = index.next_batch(10);
+    assert_eq!(alone, None);
+    let single = index.split(retry.clone()).unwrap();
+    assert_eq!(single.len(), 2);
+    let one = single.into_iter().next().unwrap();
+    let same = index.split(one.clone()).unwrap();
+    assert_eq!(same, vec![one]);
+    assert_eq!(
+        index.split(InventoryBatch {
+            id: 999,
+            data: retry.data
+        }),
+        Err(InventoryError::UnknownBatch(999))
+    );
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 200, ..ProptestConfig::default() })]
+
+    /// Whatever NSX refuses, every other change arrives once bisected, NSX holds exactly the
+    /// desired records except the refused ones (which keep what NSX held), and nothing stays
+    /// pending.
+    #[test]
+    fn bisecting_delivers_everything_but_the_refused_records(
+        versions in prop::collection::vec(0u8..6, 1..12),
+        refused_ids in prop::collection::hash_set(0u8..12, 0..4),
+        max in 1usize..8,
+    ) {
+        let mut index = InventoryIndex::new();
+        let mut nsx = NsxModel::default();
+        for (k, v) in versions.iter().enumerate() {
+            index.apply(record(k as u8, *v)).unwrap();
+        }
+        let bad: std::collections::HashSet<String> = refused_ids
+            .iter()
+            .map(|k| record(*k, 0).external_id().to_owned())
+            .collect();
+        let refused = send_bisecting(&mut index, &mut nsx, &|id| bad.contains(id), max);
+        prop_assert_eq!(index.pending_len(), 0);
+        prop_assert_eq!(index.batches_in_flight(), 0);
+        prop_assert_eq!(refused.len(), index.refused_len());
+        let mut expected = desired_json(&index);
+        for r in &refused {
+            prop_assert!(bad.contains(&*r.key.external_id));
+            expected.remove(&(r.key.resource_type.as_str().to_owned(), r.key.external_id.to_string()));
+        }
+        prop_assert_eq!(nsx.parsed(), expected);
+    }
+}
