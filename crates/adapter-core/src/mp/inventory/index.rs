@@ -517,6 +517,27 @@ impl InventoryIndex {
         Ok(refused)
     }
 
+    /// Gives every change set aside by [`refuse`](Self::refuse) another chance: the keys
+    /// are queued again (after everything already queued). The MP adapter does this before
+    /// each periodic full comparison, so a refusal NSX no longer makes (or one that was not
+    /// about the record after all) is healed within one `InventoryGCPeriod`.
+    pub fn retry_refused(&mut self) -> usize {
+        let keys: Vec<InventoryKey> = self.refused.drain().map(|(key, _)| key).collect();
+        let count = keys.len();
+        for key in keys {
+            let Some(entry) = self.dirty.get_mut(&key) else {
+                continue;
+            };
+            if entry.queued.is_none() && entry.in_flight.is_none() {
+                let place = self.next_place;
+                self.next_place += 1;
+                entry.queued = Some(place);
+                self.queue.insert(place, key);
+            }
+        }
+        count
+    }
+
     /// The name of the Namespace `record` belongs to, from its ContainerProject.
     fn namespace_of(&self, record: &ContainerObject) -> Option<String> {
         let json = record.to_json();

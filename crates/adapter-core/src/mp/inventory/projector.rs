@@ -11,13 +11,23 @@
 //! | a Pod's labels | its own `container_application_ids`; status and NodePortLocal endpoints of the Services selecting it |
 //! | a Pod's readiness or NodePortLocal annotation | status and NodePortLocal endpoints of the Services selecting it |
 //! | a Service appears or goes | `container_application_ids` of the Ingresses routing to it by name |
+//! | an EndpointSlice of a Service without a selector | `container_application_ids` of the Pods its ready endpoints name; status and NodePortLocal endpoints of the Service |
 //! | an AntreaAgentInfo (or `now`, see [`refresh_agent_health`](InventoryProjector::refresh_agent_health)) | `cni_agent_status` of its Node |
 //!
 //! Events may arrive in any order (a Pod before its Namespace or Node, a Service after its
 //! Pods): the records converge to the same content once every object has been seen. Only
 //! small facts are kept besides the records: per Pod its labels, readiness and NodePortLocal
 //! mappings; per Service its selector and targets; per Ingress its backend names; per
-//! agent its conditions. Whole Kubernetes objects are never kept.
+//! EndpointSlice not managed by the EndpointSlice controller its Service name and the UIDs
+//! of the Pods of its ready endpoints; per agent its conditions. Whole Kubernetes objects
+//! are never kept.
+//!
+//! Services with a selector are derived from the selector and Pod readiness alone (their
+//! EndpointSlices, written by the EndpointSlice controller from the same facts, are
+//! ignored). A Service without a selector has the Pods its EndpointSlices name (endpoints
+//! managed by hand, or mirrored from hand-written Endpoints): those Pods list it in
+//! `container_application_ids`, and its status is UP with at least one ready endpoint,
+//! DOWN with EndpointSlices but none ready, UNKNOWN without EndpointSlices.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
@@ -25,6 +35,7 @@ use std::sync::Arc;
 use antrea_types::NetworkPolicy as AntreaNetworkPolicy;
 use antrea_types::{AntreaAgentInfo, AntreaAgentInfoFields, ClusterNetworkPolicy};
 use k8s_openapi::api::core::v1::{Namespace, Node, Pod, Service};
+use k8s_openapi::api::discovery::v1::EndpointSlice;
 use k8s_openapi::api::networking::v1::{Ingress, NetworkPolicy};
 use k8s_openapi::jiff::Timestamp;
 use nsx_model::inventory::{
@@ -115,6 +126,22 @@ struct ServiceState {
     ready: usize,
 }
 
+/// What is kept of an EndpointSlice of a Service without a selector.
+#[derive(Debug)]
+struct SliceState {
+    /// "namespace/service name".
+    service: String,
+    /// UIDs of the Pods of its ready endpoints, sorted.
+    pods: Vec<Arc<str>>,
+}
+
+/// The label naming an EndpointSlice's Service.
+pub const SERVICE_NAME_LABEL: &str = "kubernetes.io/service-name";
+/// The label naming who manages an EndpointSlice.
+pub const MANAGED_BY_LABEL: &str = "endpointslice.kubernetes.io/managed-by";
+/// The EndpointSlice controller's `managed-by` value: its slices mirror Services' selectors.
+pub const ENDPOINTSLICE_CONTROLLER: &str = "endpointslice-controller.k8s.io";
+
 #[derive(Debug)]
 struct IngressState {
     namespace: String,
@@ -164,6 +191,12 @@ pub struct InventoryProjector {
     /// "namespace/name" → Service UID.
     services_by_name: HashMap<String, Arc<str>>,
     ingresses: HashMap<Arc<str>, IngressState>,
+    /// EndpointSlice UID → what it says.
+    slices: HashMap<Arc<str>, SliceState>,
+    /// "namespace/service name" → UIDs of its EndpointSlices.
+    slices_by_service: HashMap<String, HashSet<Arc<str>>>,
+    /// Pod UID → Services without a selector whose EndpointSlices name it (sorted).
+    endpoint_services: HashMap<Arc<str>, Vec<Arc<str>>>,
     /// "namespace/service name" → UIDs of the Ingresses routing to it.
     ingresses_by_backend: HashMap<String, HashSet<Arc<str>>>,
     /// Node name → its agent.
@@ -189,6 +222,9 @@ impl InventoryProjector {
             service_anchors: HashMap::new(),
             services_by_name: HashMap::new(),
             ingresses: HashMap::new(),
+            slices: HashMap::new(),
+            slices_by_service: HashMap::new(),
+            endpoint_services: HashMap::new(),
             ingresses_by_backend: HashMap::new(),
             agents: HashMap::new(),
             strings: Interner::default(),
@@ -556,7 +592,12 @@ impl InventoryProjector {
                 self.unlink_pod_from_node(&uid, old.node.as_ref());
             }
         }
-        let services = self.selecting_services(&facts.namespace, &facts.labels);
+        let mut services = self.selecting_services(&facts.namespace, &facts.labels);
+        if let Some(by_endpoints) = self.endpoint_services.get(&uid) {
+            services.extend(by_endpoints.iter().cloned());
+            services.sort();
+            services.dedup();
+        }
         let key = InventoryKey::new(ResourceType::ContainerApplicationInstance, uid.clone());
         self.remember_namespaced(&facts.namespace, key);
         let application_ids = Self::pod_application_ids(&services);
@@ -642,7 +683,14 @@ impl InventoryProjector {
             return;
         };
         let status = if state.facts.selector.is_none() {
-            nsx_model::inventory::ContainerStatus::Unknown
+            let name = namespaced_name(&state.facts.namespace, &state.facts.identity.name);
+            if !self.slices_by_service.contains_key(&name) {
+                nsx_model::inventory::ContainerStatus::Unknown
+            } else if state.selected.is_empty() {
+                nsx_model::inventory::ContainerStatus::Down
+            } else {
+                nsx_model::inventory::ContainerStatus::Up
+            }
         } else if state.ready > 0 {
             nsx_model::inventory::ContainerStatus::Up
         } else {
@@ -764,8 +812,20 @@ impl InventoryProjector {
         }
         let selected = match &facts.selector {
             Some(selector) => self.selected_pods(&facts.namespace, selector),
-            None => HashSet::new(),
+            None => self.endpoint_pods(&namespaced_name(&facts.namespace, &facts.identity.name)),
         };
+        if let Some(old) = &previous
+            && old.facts.selector.is_none()
+        {
+            for pod in &old.selected {
+                self.link_endpoint_pod(pod, &uid, false);
+            }
+        }
+        if facts.selector.is_none() {
+            for pod in &selected {
+                self.link_endpoint_pod(pod, &uid, true);
+            }
+        }
         let old_selected = previous.map(|p| p.selected).unwrap_or_default();
         if let Some(anchor) = Self::anchor(&facts) {
             self.service_anchors
@@ -838,6 +898,9 @@ impl InventoryProjector {
             }
             for pod in &old.selected {
                 self.set_pod_services(pod, &uid, false);
+                if old.facts.selector.is_none() {
+                    self.link_endpoint_pod(pod, &uid, false);
+                }
             }
             self.forget_namespaced(&old.facts.namespace, &key);
             let by_name = namespaced_name(&old.facts.namespace, &old.facts.identity.name);
@@ -848,6 +911,139 @@ impl InventoryProjector {
         }
         self.index.delete(&key);
         Ok(())
+    }
+
+    // -------------------------------------------------------------- endpoint slices
+
+    /// The Pods the EndpointSlices of Service `service` ("namespace/name") name as ready.
+    fn endpoint_pods(&self, service: &str) -> HashSet<Arc<str>> {
+        self.slices_by_service
+            .get(service)
+            .into_iter()
+            .flatten()
+            .filter_map(|slice| self.slices.get(slice))
+            .flat_map(|slice| slice.pods.iter().cloned())
+            .collect()
+    }
+
+    /// Records (or forgets) that the EndpointSlices of selector-less Service `service` name
+    /// Pod `pod`.
+    fn link_endpoint_pod(&mut self, pod: &Arc<str>, service: &Arc<str>, linked: bool) {
+        let services = self.endpoint_services.entry(pod.clone()).or_default();
+        match (services.binary_search(service), linked) {
+            (Err(at), true) => services.insert(at, service.clone()),
+            (Ok(at), false) => {
+                services.remove(at);
+            }
+            _ => {}
+        }
+        if services.is_empty() {
+            self.endpoint_services.remove(pod);
+        }
+    }
+
+    /// Re-derives the Pods of the selector-less Service `name` ("namespace/name") from its
+    /// EndpointSlices.
+    fn refresh_endpoint_service(&mut self, name: &str) {
+        let Some(uid) = self.services_by_name.get(name).cloned() else {
+            return;
+        };
+        let Some(state) = self.services.get(&uid) else {
+            return;
+        };
+        if state.facts.selector.is_some() {
+            return;
+        }
+        let selected = self.endpoint_pods(name);
+        let old_selected = state.selected.clone();
+        for pod in old_selected.difference(&selected) {
+            self.link_endpoint_pod(pod, &uid, false);
+            self.set_pod_services(pod, &uid, false);
+        }
+        for pod in selected.difference(&old_selected) {
+            self.link_endpoint_pod(pod, &uid, true);
+            self.set_pod_services(pod, &uid, true);
+        }
+        if let Some(state) = self.services.get_mut(&uid) {
+            state.ready = selected.len();
+            state.selected = selected;
+        }
+        self.refresh_service(&uid);
+    }
+
+    /// An EndpointSlice was added or changed. Slices of the EndpointSlice controller
+    /// (Services with a selector) and slices without a Service name are ignored; of the
+    /// others only the Service name and the Pods of ready endpoints (`targetRef.uid`) are
+    /// kept.
+    pub fn apply_endpoint_slice(&mut self, slice: &EndpointSlice) -> Result<(), ProjectorError> {
+        let id = project::identity("EndpointSlice", &slice.metadata)?;
+        let namespace = namespace_of("EndpointSlice", &id)?;
+        let uid: Arc<str> = Arc::from(id.uid.as_str());
+        let labels = slice.metadata.labels.as_ref();
+        let service = labels.and_then(|l| l.get(SERVICE_NAME_LABEL));
+        let by_controller = labels
+            .and_then(|l| l.get(MANAGED_BY_LABEL))
+            .is_some_and(|m| m == ENDPOINTSLICE_CONTROLLER);
+        let Some(service) = service.filter(|_| !by_controller) else {
+            return self.forget_endpoint_slice(&uid);
+        };
+        let service = namespaced_name(&namespace, service);
+        let mut pods: Vec<Arc<str>> = slice
+            .endpoints
+            .iter()
+            .filter(|e| e.conditions.as_ref().and_then(|c| c.ready).unwrap_or(true))
+            .filter_map(|e| e.target_ref.as_ref())
+            .filter(|r| r.kind.as_deref().is_none_or(|k| k == "Pod"))
+            .filter_map(|r| r.uid.as_deref())
+            .map(|pod| match self.pods.get_key_value(pod) {
+                Some((shared, _)) => shared.clone(),
+                None => Arc::from(pod),
+            })
+            .collect();
+        pods.sort();
+        pods.dedup();
+        let previous = self.slices.insert(
+            uid.clone(),
+            SliceState {
+                service: service.clone(),
+                pods,
+            },
+        );
+        if let Some(old) = &previous
+            && old.service != service
+        {
+            self.unindex_slice(&uid, &old.service);
+            self.refresh_endpoint_service(&old.service);
+        }
+        self.slices_by_service
+            .entry(service.clone())
+            .or_default()
+            .insert(uid);
+        self.refresh_endpoint_service(&service);
+        Ok(())
+    }
+
+    /// An EndpointSlice was deleted.
+    pub fn delete_endpoint_slice(&mut self, slice: &EndpointSlice) -> Result<(), ProjectorError> {
+        let id = project::identity("EndpointSlice", &slice.metadata)?;
+        self.forget_endpoint_slice(&Arc::from(id.uid.as_str()))
+    }
+
+    fn forget_endpoint_slice(&mut self, uid: &Arc<str>) -> Result<(), ProjectorError> {
+        if let Some(old) = self.slices.remove(uid) {
+            self.unindex_slice(uid, &old.service);
+            self.refresh_endpoint_service(&old.service);
+        }
+        Ok(())
+    }
+
+    fn unindex_slice(&mut self, uid: &Arc<str>, service: &str) {
+        if let Some(slices) = self.slices_by_service.get_mut(service) {
+            slices.remove(uid);
+            if slices.is_empty() {
+                self.slices_by_service.remove(service);
+            }
+        }
     }
 
     // ------------------------------------------------------------------- ingresses

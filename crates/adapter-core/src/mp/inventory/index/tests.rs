@@ -704,3 +704,18 @@ proptest! {
         prop_assert_eq!(nsx.parsed(), expected);
     }
 }
+
+#[test]
+fn refused_changes_can_be_given_another_chance() {
+    let mut index = InventoryIndex::new();
+    let mut nsx = NsxModel::default();
+    index.apply(record(1, 1)).unwrap();
+    index.apply(record(2, 1)).unwrap();
+    send_bisecting(&mut index, &mut nsx, &|id| id == "pod-2", 10);
+    assert_eq!(index.refused_len(), 1);
+    assert_eq!(index.retry_refused(), 1);
+    assert_eq!(index.refused_len(), 0);
+    assert_eq!(index.pending_len(), 1);
+    assert!(send_bisecting(&mut index, &mut nsx, &|_| false, 10).is_empty());
+    assert_eq!(nsx.parsed(), desired_json(&index));
+}

@@ -7,6 +7,7 @@ use antrea_types::AntreaAgentInfo;
 use antrea_types::info::{AgentCondition, AgentConditionType, AntreaAgentInfoFields};
 use antrea_types::policy::ConditionStatus;
 use k8s_openapi::api::core::v1::{Namespace, Node, Pod, Service};
+use k8s_openapi::api::discovery::v1::EndpointSlice;
 use k8s_openapi::api::networking::v1::Ingress;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use k8s_openapi::jiff::Timestamp;
@@ -364,6 +365,15 @@ enum Event {
     Node(&'static str),
     Pod(&'static str, &'static str, &'static str, &'static str, bool),
     Service(&'static str, &'static str, &'static str),
+    /// A Service without a selector.
+    ManualService(&'static str, &'static str),
+    /// An EndpointSlice (name, namespace, Service, ready Pods).
+    Slice(
+        &'static str,
+        &'static str,
+        &'static str,
+        &'static [&'static str],
+    ),
 }
 
 fn apply(p: &mut InventoryProjector, event: &Event) {
@@ -375,6 +385,10 @@ fn apply(p: &mut InventoryProjector, event: &Event) {
             .unwrap(),
         Event::Service(name, ns, app) => p
             .apply_service(&service(name, ns, json!({"app": app})))
+            .unwrap(),
+        Event::ManualService(name, ns) => p.apply_service(&service(name, ns, json!(null))).unwrap(),
+        Event::Slice(name, ns, service, pods) => p
+            .apply_endpoint_slice(&endpoint_slice(name, ns, service, pods, &[]))
             .unwrap(),
     }
 }
@@ -405,6 +419,9 @@ fn scenario() -> Vec<Event> {
         Event::Pod("c", "shop", "w2", "db", false),
         Event::Pod("d", "prod", "w1", "web", true),
         Event::Pod("e", "prod", "w3", "api", true),
+        Event::ManualService("ext", "shop"),
+        Event::Slice("ext-1", "shop", "ext", &["a", "c"]),
+        Event::Slice("ext-2", "shop", "ext", &["b"]),
     ]
 }
 
@@ -433,4 +450,155 @@ fn every_projected_record_is_valid_nsx() {
     for record in p.index().records() {
         crate::mp::inventory::project::tests::assert_valid(record);
     }
+}
+
+/// An EndpointSlice of Service `service` with ready endpoints for `ready` and not-ready
+/// ones for `not_ready` (Pod names; their UIDs are `pod-<name>`).
+fn endpoint_slice(
+    name: &str,
+    ns: &str,
+    service: &str,
+    ready: &[&str],
+    not_ready: &[&str],
+) -> EndpointSlice {
+    let endpoint = |pod: &str, ready: bool| {
+        json!({"addresses": ["10.1.0.9"], "conditions": {"ready": ready},
+               "targetRef": {"kind": "Pod", "name": pod, "namespace": ns, "uid": format!("pod-{pod}")}})
+    };
+    let endpoints: Vec<Value> = ready
+        .iter()
+        .map(|p| endpoint(p, true))
+        .chain(not_ready.iter().map(|p| endpoint(p, false)))
+        .collect();
+    typed(json!({
+        "metadata": {"name": name, "namespace": ns, "uid": format!("slice-{name}"),
+                     "labels": {"kubernetes.io/service-name": service,
+                                "endpointslice.kubernetes.io/managed-by": "staff"}},
+        "addressType": "IPv4",
+        "endpoints": endpoints,
+        "ports": [{"port": 8080, "protocol": "TCP"}]
+    }))
+}
+
+#[test]
+fn a_service_without_selector_gets_the_pods_of_its_endpoint_slices() {
+    let mut p = projector();
+    p.apply_namespace(&namespace("shop")).unwrap();
+    p.apply_pod(&pod("a", "shop", "w1", json!({"app": "web"}), true))
+        .unwrap();
+    p.apply_pod(&pod("b", "shop", "w1", json!({"app": "web"}), true))
+        .unwrap();
+    p.apply_service(&service("ext", "shop", json!(null)))
+        .unwrap();
+    assert_eq!(
+        application(&p, "svc-ext").status,
+        Some(ContainerStatus::Unknown)
+    );
+    // A slice naming a, with b not ready, and a Pod not seen yet.
+    p.apply_endpoint_slice(&endpoint_slice(
+        "ext-1",
+        "shop",
+        "ext",
+        &["a", "late"],
+        &["b"],
+    ))
+    .unwrap();
+    assert_eq!(
+        instance(&p, "pod-a").container_application_ids,
+        ids(&["svc-ext"])
+    );
+    assert!(instance(&p, "pod-b").container_application_ids.is_empty());
+    assert_eq!(application(&p, "svc-ext").status, Some(ContainerStatus::Up));
+    // The late Pod learns its Service when it arrives.
+    p.apply_pod(&pod("late", "shop", "w1", json!({}), true))
+        .unwrap();
+    assert_eq!(
+        instance(&p, "pod-late").container_application_ids,
+        ids(&["svc-ext"])
+    );
+    // b becomes ready, a leaves.
+    p.apply_endpoint_slice(&endpoint_slice("ext-1", "shop", "ext", &["b"], &[]))
+        .unwrap();
+    assert!(instance(&p, "pod-a").container_application_ids.is_empty());
+    assert!(
+        instance(&p, "pod-late")
+            .container_application_ids
+            .is_empty()
+    );
+    assert_eq!(
+        instance(&p, "pod-b").container_application_ids,
+        ids(&["svc-ext"])
+    );
+    // No ready endpoint: DOWN; no slice at all: UNKNOWN again.
+    p.apply_endpoint_slice(&endpoint_slice("ext-1", "shop", "ext", &[], &["b"]))
+        .unwrap();
+    assert_eq!(
+        application(&p, "svc-ext").status,
+        Some(ContainerStatus::Down)
+    );
+    assert!(instance(&p, "pod-b").container_application_ids.is_empty());
+    p.delete_endpoint_slice(&endpoint_slice("ext-1", "shop", "ext", &[], &[]))
+        .unwrap();
+    assert_eq!(
+        application(&p, "svc-ext").status,
+        Some(ContainerStatus::Unknown)
+    );
+}
+
+#[test]
+fn slices_of_services_with_a_selector_change_nothing() {
+    let mut p = projector();
+    p.apply_pod(&pod("a", "shop", "w1", json!({"app": "web"}), true))
+        .unwrap();
+    p.apply_pod(&pod("z", "shop", "w1", json!({"app": "other"}), true))
+        .unwrap();
+    p.apply_service(&service("web", "shop", json!({"app": "web"})))
+        .unwrap();
+    let before = snapshot(&p);
+    // A hand-made slice naming z for a Service with a selector, and the controller's own.
+    p.apply_endpoint_slice(&endpoint_slice("web-x", "shop", "web", &["z"], &[]))
+        .unwrap();
+    let mut by_controller = endpoint_slice("web-y", "shop", "web", &["a"], &[]);
+    by_controller
+        .metadata
+        .labels
+        .as_mut()
+        .unwrap()
+        .insert(MANAGED_BY_LABEL.into(), ENDPOINTSLICE_CONTROLLER.into());
+    p.apply_endpoint_slice(&by_controller).unwrap();
+    assert_eq!(snapshot(&p), before);
+    assert_eq!(
+        instance(&p, "pod-a").container_application_ids,
+        ids(&["svc-web"])
+    );
+    // The controller's slices are not even kept.
+    assert!(!p.slices.contains_key("slice-web-y"));
+}
+
+#[test]
+fn a_service_losing_or_gaining_a_selector_switches_source() {
+    let mut p = projector();
+    p.apply_pod(&pod("a", "shop", "w1", json!({"app": "web"}), true))
+        .unwrap();
+    p.apply_pod(&pod("b", "shop", "w1", json!({"app": "db"}), true))
+        .unwrap();
+    p.apply_endpoint_slice(&endpoint_slice("s-1", "shop", "s", &["b"], &[]))
+        .unwrap();
+    p.apply_service(&service("s", "shop", json!({"app": "web"})))
+        .unwrap();
+    assert_eq!(
+        instance(&p, "pod-a").container_application_ids,
+        ids(&["svc-s"])
+    );
+    assert!(instance(&p, "pod-b").container_application_ids.is_empty());
+    p.apply_service(&service("s", "shop", json!(null))).unwrap();
+    assert!(instance(&p, "pod-a").container_application_ids.is_empty());
+    assert_eq!(
+        instance(&p, "pod-b").container_application_ids,
+        ids(&["svc-s"])
+    );
+    p.delete_service(&service("s", "shop", json!(null)))
+        .unwrap();
+    assert!(instance(&p, "pod-b").container_application_ids.is_empty());
+    assert!(p.endpoint_services.is_empty());
 }
