@@ -183,6 +183,9 @@ pub struct MpMetrics {
     pub objects_sent: AtomicU64,
     /// Inventory update batches that failed (and were retried).
     pub batches_failed: AtomicU64,
+    /// Inventory changes NSX refused on their own (isolated by bisecting their batch) and
+    /// set aside until their object changes.
+    pub records_refused: AtomicU64,
     /// Full comparisons with NSX done.
     pub full_comparisons: AtomicU64,
     /// Watch relists plus management-plane sessions after the first.

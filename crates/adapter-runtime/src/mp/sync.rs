@@ -1,12 +1,22 @@
 //! The inventory sync loop: ContainerCluster, first full comparison, batched deltas with
 //! retries, periodic full comparison, flush at shutdown.
+//!
+//! A batch NSX refuses because of its content (a 4xx other than 401, 403, 408 and 429) is
+//! bisected: its halves are sent one after the other, down to the single refused change,
+//! which is logged, counted (`records_refused`) and set aside until its object changes
+//! (the core's `InventoryIndex::split` / `refuse`). A refusal with 404 (an UPDATE of an
+//! object NSX no longer holds) brings a full comparison forward; each periodic full
+//! comparison gives the changes set aside another chance. Transport errors, 5xx and 429
+//! return the batch for a plain retry with backoff, as before.
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use adapter_core::mp::inventory::DiffSummary;
+use std::collections::VecDeque;
+
 use adapter_core::mp::inventory::project::project_cluster;
+use adapter_core::mp::inventory::{DiffSummary, InventoryBatch};
 use adapter_k8s::inventory::SharedInventory;
 use adapter_nsx::rest::{NsxRestClient, RestError};
 use nsx_model::inventory::{ContainerObject, ResourceType};
@@ -54,11 +64,51 @@ impl Retry {
     }
 }
 
-/// Whether a failed request is worth a full comparison rather than a plain retry: NSX
-/// refused the batch itself (an UPDATE of an object that vanished from NSX, a record it
-/// does not accept), so the confirmed state is presumably wrong.
-fn refused_by_nsx(error: &RestError) -> bool {
-    matches!(error, RestError::Api { status, .. } if status.is_client_error() && status.as_u16() != 429)
+/// Whether NSX refused a batch because of what it holds (a record it does not accept, an
+/// UPDATE of an object it no longer has): worth bisecting rather than retrying as is. Not
+/// for authentication, permission, timeout and throttling answers, which are about the
+/// request, not its records.
+fn refused_for_content(error: &RestError) -> bool {
+    matches!(error, RestError::Api { status, .. }
+        if status.is_client_error() && !matches!(status.as_u16(), 401 | 403 | 408 | 429))
+}
+
+/// NSX's own words in a refusal (its `ApiError` message, with related errors).
+fn nsx_message(error: &RestError) -> String {
+    match error {
+        RestError::Api {
+            error: Some(api), ..
+        } => {
+            let mut message = api.error_message.clone().unwrap_or_default();
+            if let Some(details) = &api.details {
+                message.push_str(" (");
+                message.push_str(details);
+                message.push(')');
+            }
+            for related in &api.related_errors {
+                if let Some(text) = &related.error_message {
+                    message.push_str("; ");
+                    message.push_str(text);
+                }
+            }
+            if message.is_empty() {
+                error.to_string()
+            } else {
+                message
+            }
+        }
+        _ => error.to_string(),
+    }
+}
+
+/// What sending did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct SendOutcome {
+    /// Something was sent (or set aside).
+    sent: bool,
+    /// NSX's answer suggests its inventory differs from what the adapter believes: compare
+    /// now.
+    compare: bool,
 }
 
 impl Syncer {
@@ -149,44 +199,115 @@ impl Syncer {
         Ok(summary)
     }
 
-    /// Sends one batch if there is one; `Ok(false)` when nothing is pending.
-    async fn send_one(&self) -> Result<bool, RestError> {
+    /// Sends the next batch if there is one, bisecting it when NSX refuses its content.
+    /// `Err` when a request failed for another reason: every part not yet accepted is back
+    /// in the queue.
+    async fn send_one(&self) -> Result<SendOutcome, RestError> {
         let size = self.options.inventory_batch_size;
         let Some(batch) = self
             .inventory
             .with(|s| s.projector.index_mut().next_batch(size))
         else {
-            return Ok(false);
+            return Ok(SendOutcome::default());
         };
-        let result = self
-            .rest
-            .post_inventory_updates(&self.options.cluster_id, &batch.data)
-            .await;
-        match result {
-            Ok(()) => {
-                let acked = self
-                    .inventory
-                    .with(|s| s.projector.index_mut().ack(batch.id));
-                if let Err(error) = acked {
-                    tracing::error!(%error, "acknowledging an inventory batch");
+        let mut outcome = SendOutcome {
+            sent: true,
+            compare: false,
+        };
+        let mut todo = VecDeque::from([batch]);
+        while let Some(batch) = todo.pop_front() {
+            let result = self
+                .rest
+                .post_inventory_updates(&self.options.cluster_id, &batch.data)
+                .await;
+            match result {
+                Ok(()) => {
+                    let acked = self
+                        .inventory
+                        .with(|s| s.projector.index_mut().ack(batch.id));
+                    if let Err(error) = acked {
+                        tracing::error!(%error, "acknowledging an inventory batch");
+                    }
+                    MpMetrics::add(&self.metrics.batches_sent, 1);
+                    MpMetrics::add(&self.metrics.objects_sent, batch.len() as u64);
+                    self.set_error(None);
                 }
-                MpMetrics::add(&self.metrics.batches_sent, 1);
-                MpMetrics::add(&self.metrics.objects_sent, batch.len() as u64);
-                self.set_error(None);
-                Ok(true)
+                Err(error) if refused_for_content(&error) => {
+                    MpMetrics::add(&self.metrics.batches_failed, 1);
+                    if matches!(&error, RestError::Api { status, .. } if status.as_u16() == 404) {
+                        outcome.compare = true;
+                    }
+                    if batch.len() > 1 {
+                        tracing::debug!(%error, objects = batch.len(), "NSX refused an inventory batch; bisecting");
+                        match self
+                            .inventory
+                            .with(|s| s.projector.index_mut().split(batch))
+                        {
+                            Ok(halves) => {
+                                for half in halves.into_iter().rev() {
+                                    todo.push_front(half);
+                                }
+                            }
+                            Err(split_error) => {
+                                tracing::error!(%split_error, "splitting an inventory batch");
+                            }
+                        }
+                    } else {
+                        self.set_aside(&batch, &error);
+                    }
+                }
+                Err(error) => {
+                    todo.push_front(batch);
+                    self.inventory.with(|s| {
+                        for batch in &todo {
+                            if let Err(error) = s.projector.index_mut().nack(batch.id) {
+                                tracing::error!(%error, "returning an inventory batch");
+                            }
+                        }
+                    });
+                    let objects: usize = todo.iter().map(InventoryBatch::len).sum();
+                    MpMetrics::add(&self.metrics.batches_failed, 1);
+                    tracing::warn!(%error, objects, "inventory batch failed; will retry");
+                    self.set_error(Some(error.to_string()));
+                    return Err(error);
+                }
             }
+        }
+        Ok(outcome)
+    }
+
+    /// NSX refused `batch`, a single change: log it, count it, and set it aside until its
+    /// object changes.
+    fn set_aside(&self, batch: &InventoryBatch, error: &RestError) {
+        let refused = self
+            .inventory
+            .with(|s| s.projector.index_mut().refuse(batch));
+        let refused = match refused {
+            Ok(refused) => refused,
             Err(error) => {
-                let returned = self
-                    .inventory
-                    .with(|s| s.projector.index_mut().nack(batch.id));
-                if let Err(error) = returned {
-                    tracing::error!(%error, "returning an inventory batch");
-                }
-                MpMetrics::add(&self.metrics.batches_failed, 1);
-                tracing::warn!(%error, objects = batch.len(), "inventory batch failed; will retry");
-                self.set_error(Some(error.to_string()));
-                Err(error)
+                tracing::error!(%error, "setting a refused inventory change aside");
+                return;
             }
+        };
+        let message = nsx_message(error);
+        for record in &refused {
+            tracing::error!(
+                kind = %record.key.resource_type,
+                namespace = record.namespace.as_deref().unwrap_or(""),
+                name = record.name.as_deref().unwrap_or(""),
+                uid = %record.key.external_id,
+                operation = %record.update_type,
+                nsx_error = %message,
+                "NSX refused an inventory record; it is set aside until the object changes"
+            );
+        }
+        MpMetrics::add(&self.metrics.records_refused, refused.len() as u64);
+        if let Some(record) = refused.first() {
+            self.set_error(Some(format!(
+                "NSX refused {} {}: {message}",
+                record.key.resource_type,
+                record.name.as_deref().unwrap_or(&record.key.external_id)
+            )));
         }
     }
 
@@ -269,6 +390,7 @@ impl Syncer {
         let mut first_pending: Option<Instant> = None;
         let mut next_comparison = Instant::now() + options.inventory_gc_period;
         let mut initial_sync_done = false;
+        let mut comparison_wanted = false;
         loop {
             if cancel.is_cancelled() {
                 return;
@@ -295,28 +417,37 @@ impl Syncer {
                     || first_pending.is_some_and(|at| now >= at + period));
             if due {
                 match self.send_one().await {
-                    Ok(sent) => {
+                    Ok(outcome) => {
                         retry.reset();
-                        if sent {
+                        if outcome.compare {
+                            // Compare with what NSX really holds once the queue is sent.
+                            comparison_wanted = true;
+                        }
+                        if outcome.sent {
                             first_pending = None;
                             continue;
                         }
                     }
-                    Err(error) => {
-                        if refused_by_nsx(&error) {
-                            // Compare with what NSX really holds before trying again.
-                            next_comparison = Instant::now();
-                        }
+                    Err(_) => {
                         if Self::pause(retry.delay(), cancel).await {
                             return;
                         }
-                        if !refused_by_nsx(&error) {
-                            continue;
-                        }
+                        continue;
                     }
                 }
             }
-            if Instant::now() >= next_comparison {
+            let periodic = Instant::now() >= next_comparison;
+            if periodic || comparison_wanted {
+                if periodic {
+                    // Changes NSX refused get another chance once per period.
+                    let retried = self
+                        .inventory
+                        .with(|s| s.projector.index_mut().retry_refused());
+                    if retried > 0 {
+                        tracing::info!(retried, "retrying inventory changes NSX refused");
+                    }
+                }
+                comparison_wanted = false;
                 match self.full_comparison().await {
                     Ok(_) => {
                         next_comparison = Instant::now() + options.inventory_gc_period;
@@ -346,15 +477,15 @@ impl Syncer {
         let flushing = async {
             loop {
                 match self.send_one().await {
-                    Ok(true) => {}
-                    Ok(false) => return true,
+                    Ok(outcome) if outcome.sent => {}
+                    Ok(_) => return true,
                     Err(_) => return false,
                 }
             }
         };
         match tokio::time::timeout(self.options.shutdown_flush_timeout, flushing).await {
             Ok(true) => tracing::info!("pending inventory flushed"),
-            Ok(false) => tracing::warn!("pending inventory not flushed: NSX refused a batch"),
+            Ok(false) => tracing::warn!("pending inventory not flushed: NSX is unreachable"),
             Err(_) => tracing::warn!("pending inventory not flushed in time"),
         }
     }
@@ -363,6 +494,33 @@ impl Syncer {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn api_error(status: u16) -> RestError {
+        RestError::Api {
+            method: http::Method::POST,
+            path: "/api/v1/inventory/container/c?action=updates".into(),
+            status: http::StatusCode::from_u16(status).unwrap(),
+            error: None,
+            body_excerpt: String::new(),
+            retry_after: None,
+        }
+    }
+
+    #[test]
+    fn only_content_refusals_are_bisected() {
+        for status in [400, 404, 409, 412, 413, 422] {
+            assert!(refused_for_content(&api_error(status)), "{status}");
+        }
+        for status in [401, 403, 408, 429, 500, 503] {
+            assert!(!refused_for_content(&api_error(status)), "{status}");
+        }
+        let unreachable = RestError::Unreachable {
+            method: http::Method::POST,
+            path: "/".into(),
+            message: "connection refused".into(),
+        };
+        assert!(!refused_for_content(&unreachable));
+    }
 
     #[test]
     fn retry_delays_double_up_to_the_maximum_and_reset() {
