@@ -44,13 +44,21 @@ async fn owned(product: &Product) -> (usize, usize, usize) {
     )
 }
 
-/// Permissions the shipped roles grant that no adapter code path uses. `get` on
-/// AntreaControllerInfo: the MP adapter reads the controller's info through its list/watch
-/// (inventory and health); only `adapter_k8s::antrea::info::controller_info`, which no adapter
-/// calls, does a `get` (adapter-runtime/tests/rbac_usage.rs exercises that helper, so the role
-/// keeps the verb until the helper goes). Empty this list when the role shrinks.
-const KNOWN_UNUSED: [&str; 1] =
-    ["ClusterRole/antrea-nsx-mp-adapter get crd.antrea.io/antreacontrollerinfos "];
+/// Permissions the shipped roles grant that the adapters, as deployed, do not use:
+/// - `get` on AntreaControllerInfo: the MP adapter reads the controller's info through its
+///   list/watch; only `adapter_k8s::antrea::info::controller_info`, which no adapter calls,
+///   does a `get` (adapter-runtime/tests/rbac_usage.rs exercises that helper).
+/// - `agents/supportbundles`: the agents' bundles are fetched from each agent directly
+///   (`AgentAccess::Direct`, the default), whose own API authorizes `supportbundles`; the
+///   `/agents/<node>/supportbundles` path is kube-emu's (`AgentAccess::ApiServerPath`, used by
+///   the adapter-runtime and MP end-to-end tests).
+///
+/// Empty this list when the role shrinks: the comparison is exact.
+const KNOWN_UNUSED: [&str; 3] = [
+    "ClusterRole/antrea-nsx-mp-adapter get crd.antrea.io/antreacontrollerinfos ",
+    "ClusterRole/antrea-nsx-mp-adapter create system.antrea.io/agents/supportbundles ",
+    "ClusterRole/antrea-nsx-mp-adapter get system.antrea.io/agents/supportbundles ",
+];
 
 /// A Tier labelled as ours that no NSX category needs (left behind by an older release).
 const STALE_TIER: &str = "nsx-category-retired";
