@@ -353,6 +353,64 @@ proptest! {
     }
 
     #[test]
+    fn incremental_translation_equals_a_full_one_after_any_edits(
+        base in tape(),
+        other in tape(),
+        third in tape(),
+        edits in prop::collection::vec((0u8..6, any::<u16>()), 1..14),
+    ) {
+        let (documents, ip_families) = span_documents(base);
+        let options = TranslateOptions { ip_families };
+        // Other documents for the same paths (and more), to edit with.
+        let pool: Vec<Value> = span_documents(other).0.into_iter().chain(span_documents(third).0).collect();
+        let path_of = |document: &Value| document["path"].as_str().unwrap_or_default().to_owned();
+        let mut current: BTreeMap<String, Value> = documents.into_iter().map(|d| (path_of(&d), d)).collect();
+        let incremental = support::translator(options);
+        prop_assert_eq!(
+            incremental.translate(&Span::from_documents(current.values().cloned()).0),
+            support::translator(options).translate(&Span::from_documents(current.values().cloned()).0)
+        );
+        for (operation, pick) in edits {
+            let pick = usize::from(pick);
+            let paths: Vec<String> = current.keys().cloned().collect();
+            let chosen = paths.get(pick % paths.len().max(1)).cloned();
+            match (operation, chosen) {
+                // Another document for an existing path (same identity and revision).
+                (0 | 1, Some(path)) => {
+                    if let Some(document) = pool.iter().find(|d| path_of(d) == path) {
+                        current.insert(path, document.clone());
+                    }
+                }
+                (2, Some(path)) => {
+                    current.remove(&path);
+                }
+                // A new revision with a new display name, or a re-created object.
+                (3, Some(path)) => {
+                    if let Some(document) = current.get_mut(&path) {
+                        let revision = document["_revision"].as_i64().unwrap_or(0);
+                        document["_revision"] = json!(revision + 1);
+                        document["display_name"] = json!(format!("renamed {pick}"));
+                    }
+                }
+                (4, Some(path)) => {
+                    if let Some(document) = current.get_mut(&path) {
+                        document["unique_id"] = json!(format!("recreated-{pick}"));
+                    }
+                }
+                // Any pool document, added or replacing.
+                _ => {
+                    if let Some(document) = pool.get(pick % pool.len().max(1)) {
+                        current.insert(path_of(document), document.clone());
+                    }
+                }
+            }
+            let (span, _) = Span::from_documents(current.values().cloned());
+            let full = support::translator(options).translate(&span);
+            prop_assert_eq!(incremental.translate(&span), full);
+        }
+    }
+
+    #[test]
     fn priorities_keep_nsx_order_under_inserts_with_few_rewrites(inserts in prop::collection::vec((0i64..40, 0u32..1000), 1..16)) {
         let translator = support::translator(TranslateOptions::default());
         let mut documents: Vec<Value> = Vec::new();

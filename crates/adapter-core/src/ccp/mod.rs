@@ -21,6 +21,7 @@ pub mod objects;
 pub mod plan;
 pub mod policies;
 pub mod priority;
+pub mod reads;
 pub mod realization;
 pub mod services;
 pub mod span;

@@ -33,6 +33,7 @@ use super::groups::is_group_path;
 use super::ip::{IpFamily, looks_like_ip_literal, parse_ip_literal};
 use super::naming::{RuleSide, log_label, rule_name};
 use super::priority::{CategoryTier, MAX_SEQUENCE_NUMBER, tier_for};
+use super::reads::ReadLog;
 use super::services::{IcmpMatch, ServiceMatch, ServiceResolver};
 
 /// A translated NSX group, as policies use it.
@@ -54,6 +55,9 @@ pub struct PolicyContext<'a> {
     /// How many Application-category policies the span holds (JUMP_TO_APPLICATION → Pass is
     /// exact only without them).
     pub application_policies: usize,
+    /// Where the groups and the count of Application policies read are recorded, if anywhere
+    /// (services record into their resolver's log).
+    pub reads: Option<&'a ReadLog>,
 }
 
 /// A translated policy, without metadata and priority.
@@ -223,12 +227,23 @@ struct RuleInput<'a> {
 }
 
 impl PolicyContext<'_> {
+    /// The count of Application policies, recorded as read.
+    fn read_application_policies(&self) -> usize {
+        if let Some(reads) = self.reads {
+            reads.application_policies();
+        }
+        self.application_policies
+    }
+
     fn group(
         &self,
         path: &str,
         field: &str,
         applied_to: bool,
     ) -> Result<&GroupRef, RealizationError> {
+        if let Some(reads) = self.reads {
+            reads.group(path);
+        }
         match self.groups.get(path) {
             None => Err(error(
                 Reason::MissingReference,
@@ -297,7 +312,7 @@ impl PolicyContext<'_> {
                         "JUMP_TO_APPLICATION is valid only in the Environment category",
                         field,
                     ))
-                } else if self.application_policies > 0 {
+                } else if self.read_application_policies() > 0 {
                     Err(error(
                         Reason::UnsupportedAction,
                         format!(

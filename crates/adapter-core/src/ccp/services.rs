@@ -21,6 +21,7 @@ use serde_json::{Map, Value};
 
 use super::error::{RealizationError, Reason};
 use super::ip::IpFamily;
+use super::reads::ReadLog;
 use super::span::Span;
 
 /// Deepest chain of nested services followed.
@@ -138,11 +139,20 @@ struct Found<'f> {
 /// Resolves the services of one rule.
 pub struct ServiceResolver<'a> {
     span: &'a Span,
+    reads: Option<&'a ReadLog>,
 }
 
 impl<'a> ServiceResolver<'a> {
     pub fn new(span: &'a Span) -> Self {
-        Self { span }
+        Self { span, reads: None }
+    }
+
+    /// A resolver that records every service path it looks up in `reads`.
+    pub fn recording(span: &'a Span, reads: &'a ReadLog) -> Self {
+        Self {
+            span,
+            reads: Some(reads),
+        }
     }
 
     /// The match of a rule's `services` (`field` is its document path, e.g. `rules[0]`).
@@ -229,6 +239,9 @@ impl<'a> ServiceResolver<'a> {
                 ),
                 field,
             ));
+        }
+        if let Some(reads) = self.reads {
+            reads.service(path);
         }
         let Some(entry) = self.span.services.get(path) else {
             return Err(entry_error(

@@ -3,7 +3,7 @@
 //! always gives the same objects, names, priorities and errors.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use antrea_admission::{
     TierSummary, validate_cluster_group, validate_cluster_network_policy, validate_tier_create,
@@ -13,7 +13,7 @@ use antrea_types::{
     ClusterGroup, ClusterGroupSpec, ClusterNetworkPolicy, ClusterNetworkPolicySpec, Tier, TierSpec,
 };
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
-use nsx_model::policy::PolicyCategory;
+use nsx_model::policy::{Group, PolicyCategory, SecurityPolicy, Service};
 use serde::{Deserialize, Serialize};
 
 use super::check::{CheckCache, DesiredAdmissionContext, ObjectSchemas};
@@ -26,12 +26,13 @@ use super::naming::{
     group_name, ownership_labels, path_id, policy_name, spec_hash,
 };
 use super::objects::{AntreaKind, AntreaObject, DesiredState, ObjectKey};
-use super::policies::{GroupRef, PolicyContext};
+use super::policies::{GroupRef, PolicyContext, TranslatedPolicy};
 use super::priority::{
     CATEGORY_TIERS, CategoryTier, MAX_SEQUENCE_NUMBER, Placement, PriorityError, allocate, tier_for,
 };
+use super::reads::ReadLog;
 use super::services::ServiceResolver;
-use super::span::{ClusterIdentity, NsxIdentity, NsxKind, Span};
+use super::span::{ClusterIdentity, NsxIdentity, NsxKind, Span, SpanEntry};
 
 /// The IP families of the cluster's Pods. Restrictions a rule makes by family (`ip_protocol`,
 /// ICMPv4 vs ICMPv6) are exact for free in a single-stack cluster; in a dual-stack cluster
@@ -114,15 +115,93 @@ impl Translation {
     }
 }
 
-/// Translates spans for one cluster. Keeps the results of the schema checks of the last two
-/// translations (by exact object JSON), so re-translating a mostly unchanged span re-checks
-/// only what changed; outcomes never depend on it.
+/// Translates spans for one cluster, incrementally: outcomes never depend on what came
+/// before, only the work does. Keeps
+/// - the results of the schema checks of the last two translations (by exact object JSON);
+/// - the group phase of the last translation, reused while the span's groups are unchanged;
+/// - per policy, its translation with the inputs it read (its document, the groups and
+///   services it resolved, the count of Application policies if consulted) and its rendered
+///   ClusterNetworkPolicy with the priority it had: a policy is translated again only when
+///   one of these inputs differs, and rendered again only when its priority does too.
+///
+/// Clones share these caches.
 #[derive(Debug, Clone)]
 pub struct Translator {
     identity: ClusterIdentity,
     options: TranslateOptions,
     schemas: ObjectSchemas,
     checks: Arc<CheckCache>,
+    memo: Arc<Mutex<TranslationMemo>>,
+}
+
+/// What the last translation can lend the next one.
+#[derive(Default)]
+struct TranslationMemo {
+    groups: Option<GroupPhase>,
+    policies: HashMap<String, PolicyMemo>,
+    /// Policies translated again (not reused) by the last translation.
+    policies_translated: usize,
+}
+
+impl std::fmt::Debug for TranslationMemo {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TranslationMemo")
+            .field(
+                "groups",
+                &self.groups.as_ref().map(|phase| phase.input.len()),
+            )
+            .field("policies", &self.policies.len())
+            .finish()
+    }
+}
+
+/// The group phase of a translation: a function of the span's groups alone.
+struct GroupPhase {
+    input: BTreeMap<String, SpanEntry<Group>>,
+    cluster_groups: Vec<ClusterGroup>,
+    verdicts: Vec<Verdict>,
+    refs: BTreeMap<String, Result<GroupRef, RealizationError>>,
+}
+
+/// One policy's translation and the inputs it read.
+struct PolicyMemo {
+    entry: SpanEntry<SecurityPolicy>,
+    groups: Vec<(String, Option<Result<GroupRef, RealizationError>>)>,
+    services: Vec<(String, Option<SpanEntry<Service>>)>,
+    /// The count of Application policies, when the translation read it.
+    application_policies: Option<usize>,
+    translated: Result<TranslatedPolicy, Vec<RealizationError>>,
+    rendered: Option<RenderedPolicy>,
+}
+
+impl PolicyMemo {
+    /// Whether every input it read is unchanged.
+    fn is_current(
+        &self,
+        entry: &SpanEntry<SecurityPolicy>,
+        groups: &BTreeMap<String, Result<GroupRef, RealizationError>>,
+        span: &Span,
+        application_policies: usize,
+    ) -> bool {
+        self.application_policies
+            .is_none_or(|count| count == application_policies)
+            && self
+                .groups
+                .iter()
+                .all(|(path, value)| groups.get(path) == value.as_ref())
+            && self
+                .services
+                .iter()
+                .all(|(path, value)| span.services.get(path) == value.as_ref())
+            && self.entry == *entry
+    }
+}
+
+/// A policy's ClusterNetworkPolicy at one priority, and why Antrea would refuse it.
+struct RenderedPolicy {
+    priority_bits: u64,
+    policy: ClusterNetworkPolicy,
+    problem: Option<String>,
 }
 
 /// The Tier objects of the four categories.
@@ -213,7 +292,16 @@ impl Translator {
             options,
             schemas,
             checks: Arc::default(),
+            memo: Arc::default(),
         }
+    }
+
+    /// How many policies the last translation translated again (the others were reused).
+    pub fn policies_translated_last(&self) -> usize {
+        self.memo
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .policies_translated
     }
 
     pub fn identity(&self) -> &ClusterIdentity {
@@ -257,8 +345,40 @@ impl Translator {
         }
         desired.tiers = tiers;
 
-        let groups = self.translate_groups(span, &mut desired, &mut verdicts);
-        self.translate_policies(span, &groups, &tier_problems, &mut desired, &mut verdicts);
+        let mut memo =
+            std::mem::take(&mut *self.memo.lock().unwrap_or_else(PoisonError::into_inner));
+        let reusable = memo
+            .groups
+            .take()
+            .filter(|phase| phase.input == span.groups);
+        let phase = match reusable {
+            Some(phase) => phase,
+            None => {
+                let mut groups_desired = DesiredState::default();
+                let mut group_verdicts = Vec::new();
+                let refs = self.translate_groups(span, &mut groups_desired, &mut group_verdicts);
+                GroupPhase {
+                    input: span.groups.clone(),
+                    cluster_groups: groups_desired.cluster_groups,
+                    verdicts: group_verdicts,
+                    refs,
+                }
+            }
+        };
+        desired
+            .cluster_groups
+            .extend(phase.cluster_groups.iter().cloned());
+        verdicts.extend(phase.verdicts.iter().cloned());
+        self.translate_policies(
+            span,
+            &phase,
+            &tier_problems,
+            &mut memo,
+            &mut desired,
+            &mut verdicts,
+        );
+        memo.groups = Some(phase);
+        *self.memo.lock().unwrap_or_else(PoisonError::into_inner) = memo;
 
         desired.sort();
         verdicts.sort_by(|a, b| (a.kind, &a.id.path).cmp(&(b.kind, &b.id.path)));
@@ -430,15 +550,17 @@ impl Translator {
     fn translate_policies(
         &self,
         span: &Span,
-        groups: &BTreeMap<String, Result<GroupRef, RealizationError>>,
+        phase: &GroupPhase,
         tier_problems: &HashMap<&'static str, String>,
+        memo: &mut TranslationMemo,
         desired: &mut DesiredState,
         verdicts: &mut Vec<Verdict>,
     ) {
-        let group_objects: BTreeMap<String, Vec<ObjectKey>> = verdicts
+        let groups = &phase.refs;
+        let group_objects: BTreeMap<&str, &[ObjectKey]> = phase
+            .verdicts
             .iter()
-            .filter(|v| v.kind == NsxKind::Group)
-            .map(|v| (v.id.path.clone(), v.objects().to_vec()))
+            .map(|v| (v.id.path.as_str(), v.objects()))
             .collect();
         let placements = span.policies.iter().filter_map(|(path, entry)| {
             let policy = entry.object.as_ref().ok()?;
@@ -463,11 +585,13 @@ impl Translator {
                     .is_ok_and(|p| p.category == Some(PolicyCategory::Application))
             })
             .count();
+        let reads = ReadLog::new();
         let context = PolicyContext {
             groups,
-            services: ServiceResolver::new(span),
+            services: ServiceResolver::recording(span, &reads),
             cluster_families: self.options.ip_families.families(),
             application_policies,
+            reads: Some(&reads),
         };
         let tier_summaries = CATEGORY_TIERS.iter().map(|tier| TierSummary {
             name: tier.name.to_owned(),
@@ -475,118 +599,68 @@ impl Translator {
         });
         let admission = DesiredAdmissionContext::new(tier_summaries, std::iter::empty());
         let mut names: HashMap<String, &str> = HashMap::new();
+        let mut previous = std::mem::take(&mut memo.policies);
+        memo.policies_translated = 0;
 
         for (path, entry) in &span.policies {
             let display_name = display_name(entry.object.as_ref().ok().map(|p| &p.meta), path);
-            let outcome =
-                (|| -> Result<(ClusterNetworkPolicy, Vec<ObjectKey>), Vec<RealizationError>> {
-                    let policy = entry.object.as_ref().map_err(|error| {
-                        refused(
-                            Reason::InvalidDocument,
-                            format!("not a valid NSX SecurityPolicy: {error}"),
-                        )
-                    })?;
-                    let translated = context.policy(path, policy)?;
-                    if let Some(problem) = tier_problems.get(translated.tier.name) {
-                        return Err(refused(
-                            Reason::AntreaRejected,
-                            format!(
-                                "the Tier {} would be refused: {problem}",
-                                translated.tier.name
-                            ),
-                        ));
-                    }
-                    let priority = match priorities.get(path.as_str()) {
-                        Some(Ok(priority)) => *priority,
-                        Some(Err(PriorityError::TooManyTies {
-                            sequence_number,
-                            count,
-                        })) => {
-                            return Err(refused(
-                                Reason::InvalidDocument,
-                                format!(
-                                    "{count} {} policies share sequence_number {sequence_number}; at most 1000 can be ordered",
-                                    translated.tier.category
-                                ),
-                            ));
-                        }
+            let outcome = match &entry.object {
+                Err(error) => Err(refused(
+                    Reason::InvalidDocument,
+                    format!("not a valid NSX SecurityPolicy: {error}"),
+                )),
+                Ok(policy) => {
+                    let reused = previous.remove(path.as_str()).filter(|cached| {
+                        cached.is_current(entry, groups, span, application_policies)
+                    });
+                    let mut cached = match reused {
+                        Some(cached) => cached,
                         None => {
-                            return Err(refused(
-                                Reason::InvalidDocument,
-                                "the policy has no priority",
-                            ));
+                            memo.policies_translated += 1;
+                            let translated = context.policy(path, policy);
+                            PolicyMemo {
+                                entry: entry.clone(),
+                                groups: reads
+                                    .take_groups()
+                                    .into_iter()
+                                    .map(|group| {
+                                        let value = groups.get(&group).cloned();
+                                        (group, value)
+                                    })
+                                    .collect(),
+                                services: reads
+                                    .take_services()
+                                    .into_iter()
+                                    .map(|service| {
+                                        let value = span.services.get(&service).cloned();
+                                        (service, value)
+                                    })
+                                    .collect(),
+                                application_policies: reads
+                                    .take_application_policies()
+                                    .then_some(application_policies),
+                                translated,
+                                rendered: None,
+                            }
                         }
                     };
-                    let name = policy_name(path_id(path), &entry.id.unique_id);
-                    if let Some(owner) = names.get(&name) {
-                        return Err(refused(
-                            Reason::NameConflict,
-                            format!(
-                                "the ClusterNetworkPolicy name {name} is already used for {owner}"
-                            ),
-                        ));
-                    }
-                    let no_rules = translated.ingress.is_empty() && translated.egress.is_empty();
-                    let applied_to = match translated.applied_to {
-                        None if no_rules => Some(vec![AppliedTo {
-                            pod_selector: Some(LabelSelector::default()),
-                            ..AppliedTo::default()
-                        }]),
-                        other => other,
-                    };
-                    let spec = ClusterNetworkPolicySpec {
-                        tier: Some(translated.tier.name.to_owned()),
-                        priority,
-                        applied_to,
-                        ingress: (!translated.ingress.is_empty()).then_some(translated.ingress),
-                        egress: (!translated.egress.is_empty()).then_some(translated.egress),
-                    };
-                    let hash = spec_hash(&spec);
-                    let mut acnp = ClusterNetworkPolicy::new(&name, spec);
-                    acnp.metadata = nsx_meta(
-                        &self.identity,
-                        &name,
-                        ObjectRole::Policy,
-                        &entry.id,
+                    let outcome = self.render_policy(
+                        path,
+                        entry,
                         &display_name,
-                        hash,
+                        &mut cached,
+                        PolicyInputs {
+                            tier_problems,
+                            priorities: &priorities,
+                            names: &names,
+                            admission: &admission,
+                            group_objects: &group_objects,
+                        },
                     );
-                    let problem = self
-                        .schemas
-                        .check_cached(
-                            &AntreaObject::ClusterNetworkPolicy(acnp.clone()),
-                            &self.checks,
-                        )
-                        .err()
-                        .or_else(|| {
-                            validate_cluster_network_policy(&acnp.spec, &admission)
-                                .err()
-                                .map(|d| d.message)
-                        });
-                    if let Some(problem) = problem {
-                        return Err(refused(
-                            Reason::AntreaRejected,
-                            format!(
-                                "the translated ClusterNetworkPolicy {name} would be refused: {problem}"
-                            ),
-                        ));
-                    }
-                    let mut objects = vec![
-                        ObjectKey::new(AntreaKind::Tier, translated.tier.name),
-                        ObjectKey::new(AntreaKind::ClusterNetworkPolicy, &name),
-                    ];
-                    for group in &translated.groups {
-                        objects.extend(
-                            group_objects
-                                .get(group.as_str())
-                                .into_iter()
-                                .flatten()
-                                .cloned(),
-                        );
-                    }
-                    let unique: BTreeSet<ObjectKey> = objects.into_iter().collect();
-                    Ok((acnp, unique.into_iter().collect()))
-                })();
+                    memo.policies.insert(path.clone(), cached);
+                    outcome
+                }
+            };
             let outcome = match outcome {
                 Ok((acnp, objects)) => {
                     names.insert(
@@ -606,6 +680,141 @@ impl Translator {
             });
         }
     }
+
+    /// A translated policy's ClusterNetworkPolicy and the objects it needs, or why it is
+    /// refused; renders it again only when its priority changed since `cached` was rendered.
+    fn render_policy(
+        &self,
+        path: &str,
+        entry: &SpanEntry<SecurityPolicy>,
+        display_name: &str,
+        cached: &mut PolicyMemo,
+        inputs: PolicyInputs<'_, '_>,
+    ) -> Result<(ClusterNetworkPolicy, Vec<ObjectKey>), Vec<RealizationError>> {
+        let translated = cached.translated.as_ref().map_err(Clone::clone)?;
+        if let Some(problem) = inputs.tier_problems.get(translated.tier.name) {
+            return Err(refused(
+                Reason::AntreaRejected,
+                format!(
+                    "the Tier {} would be refused: {problem}",
+                    translated.tier.name
+                ),
+            ));
+        }
+        let priority = match inputs.priorities.get(path) {
+            Some(Ok(priority)) => *priority,
+            Some(Err(PriorityError::TooManyTies {
+                sequence_number,
+                count,
+            })) => {
+                return Err(refused(
+                    Reason::InvalidDocument,
+                    format!(
+                        "{count} {} policies share sequence_number {sequence_number}; at most 1000 can be ordered",
+                        translated.tier.category
+                    ),
+                ));
+            }
+            None => {
+                return Err(refused(
+                    Reason::InvalidDocument,
+                    "the policy has no priority",
+                ));
+            }
+        };
+        let name = policy_name(path_id(path), &entry.id.unique_id);
+        if let Some(owner) = inputs.names.get(&name) {
+            return Err(refused(
+                Reason::NameConflict,
+                format!("the ClusterNetworkPolicy name {name} is already used for {owner}"),
+            ));
+        }
+        let rendered = match cached
+            .rendered
+            .take()
+            .filter(|rendered| rendered.priority_bits == priority.to_bits())
+        {
+            Some(rendered) => rendered,
+            None => {
+                let no_rules = translated.ingress.is_empty() && translated.egress.is_empty();
+                let applied_to = match translated.applied_to.clone() {
+                    None if no_rules => Some(vec![AppliedTo {
+                        pod_selector: Some(LabelSelector::default()),
+                        ..AppliedTo::default()
+                    }]),
+                    other => other,
+                };
+                let spec = ClusterNetworkPolicySpec {
+                    tier: Some(translated.tier.name.to_owned()),
+                    priority,
+                    applied_to,
+                    ingress: (!translated.ingress.is_empty()).then(|| translated.ingress.clone()),
+                    egress: (!translated.egress.is_empty()).then(|| translated.egress.clone()),
+                };
+                let hash = spec_hash(&spec);
+                let mut acnp = ClusterNetworkPolicy::new(&name, spec);
+                acnp.metadata = nsx_meta(
+                    &self.identity,
+                    &name,
+                    ObjectRole::Policy,
+                    &entry.id,
+                    display_name,
+                    hash,
+                );
+                let problem = self
+                    .schemas
+                    .check_cached(
+                        &AntreaObject::ClusterNetworkPolicy(acnp.clone()),
+                        &self.checks,
+                    )
+                    .err()
+                    .or_else(|| {
+                        validate_cluster_network_policy(&acnp.spec, inputs.admission)
+                            .err()
+                            .map(|d| d.message)
+                    });
+                RenderedPolicy {
+                    priority_bits: priority.to_bits(),
+                    policy: acnp,
+                    problem,
+                }
+            }
+        };
+        let acnp = rendered.policy.clone();
+        let problem = rendered.problem.clone();
+        cached.rendered = Some(rendered);
+        if let Some(problem) = problem {
+            return Err(refused(
+                Reason::AntreaRejected,
+                format!("the translated ClusterNetworkPolicy {name} would be refused: {problem}"),
+            ));
+        }
+        let mut objects = vec![
+            ObjectKey::new(AntreaKind::Tier, translated.tier.name),
+            ObjectKey::new(AntreaKind::ClusterNetworkPolicy, &name),
+        ];
+        for group in &translated.groups {
+            objects.extend(
+                inputs
+                    .group_objects
+                    .get(group.as_str())
+                    .into_iter()
+                    .flat_map(|keys| keys.iter())
+                    .cloned(),
+            );
+        }
+        let unique: BTreeSet<ObjectKey> = objects.into_iter().collect();
+        Ok((acnp, unique.into_iter().collect()))
+    }
+}
+
+/// The span-wide inputs of rendering a policy.
+struct PolicyInputs<'a, 'p> {
+    tier_problems: &'a HashMap<&'static str, String>,
+    priorities: &'a BTreeMap<&'p str, Result<f64, PriorityError>>,
+    names: &'a HashMap<String, &'p str>,
+    admission: &'a DesiredAdmissionContext<'p>,
+    group_objects: &'a BTreeMap<&'p str, &'a [ObjectKey]>,
 }
 
 fn display_name(meta: Option<&nsx_model::policy::PolicyObjectMeta>, path: &str) -> String {
@@ -681,6 +890,62 @@ mod tests {
         };
         assert!(priority("nsx-p-a-") < priority("nsx-p-b-"));
         assert_eq!(priority("nsx-p-a-"), 1.003);
+    }
+
+    #[test]
+    fn a_policy_is_translated_again_only_when_an_input_it_read_changed() {
+        let group = |id: &str, key: &str| {
+            json!({"resource_type": "Group", "id": id, "path": format!("/infra/domains/default/groups/{id}"),
+                   "unique_id": format!("u{id}"), "_revision": 1, "group_type": ["ANTREA"],
+                   "expression": [{"resource_type": "Condition", "member_type": "Pod", "key": "Tag",
+                                   "operator": "EQUALS", "value": format!("{key}|web")}]})
+        };
+        let with_source = |path: &str, unique_id: &str, source: &str| {
+            let mut document = policy(path, unique_id);
+            document["rules"][0]["source_groups"] =
+                json!([format!("/infra/domains/default/groups/{source}")]);
+            document
+        };
+        let documents = |group_key: &str, b_revision: i64| {
+            let mut b = policy("/infra/domains/default/security-policies/b", "ub");
+            b["_revision"] = json!(b_revision);
+            vec![
+                group("g", group_key),
+                with_source("/infra/domains/default/security-policies/a", "ua", "g"),
+                b,
+            ]
+        };
+        let translator = translator();
+        translator.translate(&Span::from_documents(documents("app", 1)).0);
+        assert_eq!(translator.policies_translated_last(), 2);
+        translator.translate(&Span::from_documents(documents("app", 1)).0);
+        assert_eq!(translator.policies_translated_last(), 0, "nothing changed");
+        let span = Span::from_documents(documents("app", 2)).0;
+        let translation = translator.translate(&span);
+        assert_eq!(translator.policies_translated_last(), 1, "only b changed");
+        assert_eq!(
+            translation,
+            super::Translator::new(
+                ClusterIdentity::new("cluster-a"),
+                TranslateOptions::default(),
+                ObjectSchemas::builtin().expect("builtin schemas"),
+            )
+            .translate(&span)
+        );
+        translator.translate(&Span::from_documents(documents("tier", 2)).0);
+        assert_eq!(
+            translator.policies_translated_last(),
+            0,
+            "a group's members do not change the policies using it (only its name does)"
+        );
+        let mut recreated = documents("tier", 2);
+        recreated[0]["unique_id"] = json!("recreated");
+        translator.translate(&Span::from_documents(recreated).0);
+        assert_eq!(
+            translator.policies_translated_last(),
+            1,
+            "only a reads the group"
+        );
     }
 
     #[test]
