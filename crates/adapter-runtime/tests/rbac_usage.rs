@@ -114,7 +114,19 @@ async fn the_adapters_run_under_the_shipped_cluster_roles_and_use_all_of_them() 
         .await
         .expect("initial lists under the shipped role")
         .unwrap();
+    // Every kind's watch (after its list) is running before the watches stop.
     for (group, resource) in [
+        ("", "namespaces"),
+        ("", "nodes"),
+        ("", "pods"),
+        ("", "services"),
+        ("discovery.k8s.io", "endpointslices"),
+        ("networking.k8s.io", "ingresses"),
+        ("networking.k8s.io", "networkpolicies"),
+        ("crd.antrea.io", "clusternetworkpolicies"),
+        ("crd.antrea.io", "networkpolicies"),
+        ("crd.antrea.io", "antreaagentinfos"),
+        ("crd.antrea.io", "antreacontrollerinfos"),
         ("crd.antrea.io", "egresses"),
         ("crd.antrea.io", "externalippools"),
         ("gateway.networking.k8s.io", "gateways"),
@@ -165,13 +177,15 @@ async fn the_adapters_run_under_the_shipped_cluster_roles_and_use_all_of_them() 
         .unwrap();
     let cancel = CancellationToken::new();
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-    for source in [BundleSource::Controller, BundleSource::Agent(node)] {
+    for source in [BundleSource::Controller, BundleSource::Agent(node.clone())] {
         let archive = bundle::collect(
             &client,
             &source,
             None,
             &BundleOptions {
                 poll: Duration::from_millis(20),
+                // The emulated agents answer through the emulator's API path.
+                agents: adapter_k8s::antrea::bundle::AgentAccess::ApiServerPath,
                 ..BundleOptions::default()
             },
             deadline,
@@ -181,6 +195,30 @@ async fn the_adapters_run_under_the_shipped_cluster_roles_and_use_all_of_them() 
         .unwrap_or_else(|e| panic!("collecting the {source:?} bundle: {e}"));
         assert!(!archive.is_empty());
     }
+    // The default, direct access to an agent first reads its Node and AntreaAgentInfo
+    // under the role (get); the emulated agent does not listen at the Node's address, so
+    // the collection itself fails after that, which is not what is checked here.
+    let token = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(token.path(), "token").unwrap();
+    let direct = BundleOptions {
+        poll: Duration::from_millis(20),
+        agents: adapter_k8s::antrea::bundle::AgentAccess::Direct {
+            token_file: Some(token.path().display().to_string()),
+        },
+        ..BundleOptions::default()
+    };
+    let _ = tokio::time::timeout(
+        Duration::from_secs(10),
+        bundle::collect(
+            &client,
+            &BundleSource::Agent(node.clone()),
+            None,
+            &direct,
+            tokio::time::Instant::now() + Duration::from_secs(5),
+            &cancel,
+        ),
+    )
+    .await;
 
     // --- the CCP adapter ----------------------------------------------------------------
     let identity = ClusterIdentity::new(CLUSTER_ID);

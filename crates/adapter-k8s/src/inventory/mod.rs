@@ -1,9 +1,10 @@
 //! The MP adapter's watches of the inventory kinds.
 //!
 //! [`InventoryWatches::start`] runs one `kube::runtime::watcher` per kind: Namespaces, Nodes,
-//! Pods, Services, Ingresses, Kubernetes NetworkPolicies, Antrea ClusterNetworkPolicies and
-//! NetworkPolicies, AntreaAgentInfos and AntreaControllerInfos, and, once their CRDs exist
-//! (checked again every [`InventoryOptions::crd_recheck_interval`]), Egresses,
+//! Pods, Services, EndpointSlices, Ingresses, Kubernetes NetworkPolicies, Antrea
+//! ClusterNetworkPolicies and NetworkPolicies, AntreaAgentInfos and AntreaControllerInfos,
+//! and, once their CRDs exist (checked again every
+//! [`InventoryOptions::crd_recheck_interval`]), Egresses,
 //! ExternalIPPools and Gateway API Gateways. Every event is projected at once into the shared
 //! [`InventoryState`] (the core's `InventoryProjector` and its `InventoryIndex`); the
 //! Kubernetes objects themselves are dropped. What is kept besides the projected records is
@@ -16,8 +17,11 @@
 //! [`InventoryWatches::initial_lists_done`] turns `true` once every always-present kind has
 //! been listed completely once.
 //!
-//! EndpointSlices are not watched: the projection derives a Service's Pods and status from
-//! its selector and the Pods' readiness (docs/inventory.md §2.1), which needs no endpoints.
+//! EndpointSlices (`discovery.k8s.io/v1`) are watched for Services without a selector
+//! (endpoints managed by hand, or mirrored from hand-written Endpoints): a label selector
+//! leaves out the EndpointSlice controller's slices, since a Service with a selector is
+//! derived from the selector and the Pods' readiness (docs/inventory.md §2.1). Of a slice
+//! only its Service name and the UIDs of its ready endpoints' Pods are kept.
 
 mod lookup;
 mod watch;

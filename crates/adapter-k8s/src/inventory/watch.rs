@@ -6,10 +6,14 @@ use std::fmt::Debug;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+use adapter_core::mp::inventory::projector::{
+    ENDPOINTSLICE_CONTROLLER, MANAGED_BY_LABEL, SERVICE_NAME_LABEL,
+};
 use adapter_core::mp::inventory::{InventoryKey, ProjectorError};
 use antrea_types::{AntreaAgentInfo, AntreaControllerInfo, ClusterNetworkPolicy};
 use futures::StreamExt as _;
 use k8s_openapi::api::core::v1::{Namespace, Node, Pod, Service};
+use k8s_openapi::api::discovery::v1::EndpointSlice;
 use k8s_openapi::api::networking::v1::{Ingress, NetworkPolicy};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use k8s_openapi::jiff::Timestamp;
@@ -169,6 +173,21 @@ fn service_ops() -> KindOps<Service> {
     }
 }
 
+fn endpoint_slice_ops() -> KindOps<EndpointSlice> {
+    KindOps {
+        kind: "EndpointSlices",
+        apply: |s, o, _| s.projector.apply_endpoint_slice(o),
+        delete: |s, o| s.projector.delete_endpoint_slice(o),
+        gone: |s, m| s.projector.delete_endpoint_slice(&with_meta(m)),
+    }
+}
+
+/// The EndpointSlices worth watching: those of a Service, except the EndpointSlice
+/// controller's (its slices only repeat what Services' selectors and Pods' readiness say).
+fn endpoint_slice_selector() -> String {
+    format!("{SERVICE_NAME_LABEL},{MANAGED_BY_LABEL}!={ENDPOINTSLICE_CONTROLLER}")
+}
+
 fn ingress_ops() -> KindOps<Ingress> {
     KindOps {
         kind: "Ingresses",
@@ -321,7 +340,7 @@ pub(super) fn spawn_all(
     signal: tokio_watch::Sender<bool>,
 ) -> Vec<JoinHandle<()>> {
     let config = watcher::Config::default().page_size(options.page_size.max(1));
-    const MANDATORY: usize = 10;
+    const MANDATORY: usize = 11;
     let initial = Arc::new(InitialLists {
         remaining: AtomicUsize::new(MANDATORY),
         signal,
@@ -344,6 +363,14 @@ pub(super) fn spawn_all(
     spawn!(Api::<Node>::all(client.clone()), node_ops());
     spawn!(Api::<Service>::all(client.clone()), service_ops());
     spawn!(Api::<Pod>::all(client.clone()), pod_ops());
+    tasks.push(tokio::spawn(run(
+        Api::<EndpointSlice>::all(client.clone()),
+        endpoint_slice_ops(),
+        shared.clone(),
+        config.clone().labels(&endpoint_slice_selector()),
+        cancel.clone(),
+        Some(initial.clone()),
+    )));
     spawn!(Api::<Ingress>::all(client.clone()), ingress_ops());
     spawn!(
         Api::<NetworkPolicy>::all(client.clone()),
