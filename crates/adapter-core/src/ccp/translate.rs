@@ -117,7 +117,8 @@ impl Translation {
 
 /// Translates spans for one cluster, incrementally: outcomes never depend on what came
 /// before, only the work does. Keeps
-/// - the results of the schema checks of the last two translations (by exact object JSON);
+/// - the results of the schema checks of the last two translations (by exact object JSON;
+///   for groups, of the last two that translated groups);
 /// - the group phase of the last translation, reused while the span's groups are unchanged;
 /// - per policy, its translation with the inputs it read (its document, the groups and
 ///   services it resolved, the count of Application policies if consulted) and its rendered
@@ -131,6 +132,8 @@ pub struct Translator {
     options: TranslateOptions,
     schemas: ObjectSchemas,
     checks: Arc<CheckCache>,
+    /// The group phase's checks: rotated only when the group phase runs.
+    group_checks: Arc<CheckCache>,
     memo: Arc<Mutex<TranslationMemo>>,
 }
 
@@ -292,6 +295,7 @@ impl Translator {
             options,
             schemas,
             checks: Arc::default(),
+            group_checks: Arc::default(),
             memo: Arc::default(),
         }
     }
@@ -354,6 +358,7 @@ impl Translator {
         let phase = match reusable {
             Some(phase) => phase,
             None => {
+                self.group_checks.rotate();
                 let mut groups_desired = DesiredState::default();
                 let mut group_verdicts = Vec::new();
                 let refs = self.translate_groups(span, &mut groups_desired, &mut group_verdicts);
@@ -493,7 +498,10 @@ impl Translator {
                     let name = object.metadata.name.as_deref().unwrap_or_default();
                     let problem = self
                         .schemas
-                        .check_cached(&AntreaObject::ClusterGroup(object.clone()), &self.checks)
+                        .check_cached(
+                            &AntreaObject::ClusterGroup(object.clone()),
+                            &self.group_checks,
+                        )
                         .err()
                         .or_else(|| {
                             validate_cluster_group(object, &context)

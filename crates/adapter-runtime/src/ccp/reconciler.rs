@@ -36,7 +36,7 @@ use tokio::sync::watch;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use super::span::{to_span, unknown_kind_error, wire_realization};
+use super::span::{to_span_reusing, unknown_kind_error, wire_realization};
 use super::{CcpAdapterOptions, CcpMetrics, CcpStatus, RealizationCounts};
 
 /// How long a write may stay unseen by the reflector before it is planned again anyway.
@@ -89,6 +89,12 @@ pub struct Reconciler {
     /// `(epoch, applied)` of the snapshot translated.
     translated_for: Option<(String, u64)>,
     translation: Option<Arc<Translation>>,
+    /// The channel state last translated and its parsed span (documents still the same
+    /// objects are not parsed again).
+    parsed: Option<(
+        adapter_nsx::channel::control::SpanState,
+        adapter_core::ccp::Span,
+    )>,
     /// When the current version of each NSX path was first applied.
     applied_at: BTreeMap<String, Timestamp>,
     versions: HashMap<String, (String, i64)>,
@@ -143,6 +149,7 @@ impl Reconciler {
             metrics,
             translated_for: None,
             translation: None,
+            parsed: None,
             applied_at: BTreeMap::new(),
             versions: HashMap::new(),
             rejected: HashMap::new(),
@@ -277,13 +284,19 @@ impl Reconciler {
         let started = Instant::now();
         let translator = self.translator.clone();
         let state = snapshot.clone();
+        let previous = self.parsed.take();
         let translation = tokio::task::spawn_blocking(move || {
-            let span = to_span(&state.state);
-            translator.translate(&span)
+            let span = to_span_reusing(&state.state, previous);
+            let translation = translator.translate(&span);
+            let retranslated = translator.policies_translated_last();
+            (translation, span, retranslated)
         })
         .await;
-        let translation = match translation {
-            Ok(translation) => Arc::new(translation),
+        let (translation, retranslated) = match translation {
+            Ok((translation, span, retranslated)) => {
+                self.parsed = Some((snapshot.state.clone(), span));
+                (Arc::new(translation), retranslated)
+            }
             Err(error) => {
                 tracing::error!(%error, "translation task failed");
                 self.last_error = Some(format!("translation failed: {error}"));
@@ -294,6 +307,7 @@ impl Reconciler {
         tracing::info!(
             generation = snapshot.generation,
             objects = translation.desired.len(),
+            policies_translated = retranslated,
             elapsed_ms = started.elapsed().as_millis(),
             "translated the desired state"
         );

@@ -5,6 +5,9 @@ use adapter_core::ccp::{
     NsxIdentity, NsxKind, ObjectKey, Realization, RealizationError, RealizationState, Span,
     SpanEntry,
 };
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
 use adapter_nsx::channel::control::{SpanObject, SpanState};
 use nsx_proto::v1 as wire;
 use serde_json::Value;
@@ -50,6 +53,36 @@ pub fn to_span(state: &SpanState) -> Span {
             .map(|(path, object)| (path.clone(), entry(object)))
             .collect(),
     }
+}
+
+/// Like [`to_span`], but reuses the parsed entries of `previous` (an earlier state and the
+/// span made of it) for every object that is still the very same (`Arc`) object.
+pub fn to_span_reusing(state: &SpanState, previous: Option<(SpanState, Span)>) -> Span {
+    let Some((old_state, mut old)) = previous else {
+        return to_span(state);
+    };
+    Span {
+        policies: reuse(&state.policies, &old_state.policies, &mut old.policies),
+        groups: reuse(&state.groups, &old_state.groups, &mut old.groups),
+        services: reuse(&state.services, &old_state.services, &mut old.services),
+    }
+}
+
+fn reuse<T: serde::de::DeserializeOwned>(
+    objects: &BTreeMap<String, Arc<SpanObject>>,
+    old_objects: &BTreeMap<String, Arc<SpanObject>>,
+    old_entries: &mut BTreeMap<String, SpanEntry<T>>,
+) -> BTreeMap<String, SpanEntry<T>> {
+    objects
+        .iter()
+        .map(|(path, object)| {
+            let reused = old_objects
+                .get(path)
+                .filter(|old| Arc::ptr_eq(old, object))
+                .and_then(|_| old_entries.remove(path));
+            (path.clone(), reused.unwrap_or_else(|| entry(object)))
+        })
+        .collect()
 }
 
 /// The error reported for an object of a kind this adapter does not know.
@@ -183,6 +216,44 @@ mod tests {
             span.services["/infra/services/s"].object,
             Err("document path differs from the envelope".into())
         );
+    }
+
+    #[test]
+    fn only_objects_that_are_new_are_parsed_again() {
+        let object = |path: &str, kind: &str| {
+            Arc::new(span_object(
+                wire::ObjectKind::Group,
+                path,
+                Ok(json!({"resource_type": "Group", "id": "g", "group_type": [kind]})),
+            ))
+        };
+        let (kept, changed) = (
+            "/infra/domains/default/groups/kept",
+            "/infra/domains/default/groups/changed",
+        );
+        let mut before = SpanState::default();
+        before.groups.insert(kept.into(), object(kept, "ANTREA"));
+        before
+            .groups
+            .insert(changed.into(), object(changed, "ANTREA"));
+        let mut previous = to_span(&before);
+        // Marks the parsed entries, to see which are reused.
+        for entry in previous.groups.values_mut() {
+            entry.object = Err("parsed before".into());
+        }
+        let mut after = before.clone();
+        after
+            .groups
+            .insert(changed.into(), object(changed, "IPAddress"));
+        let added = "/infra/domains/default/groups/added";
+        after.groups.insert(added.into(), object(added, "ANTREA"));
+
+        let span = to_span_reusing(&after, Some((before, previous)));
+        assert_eq!(span.groups[kept].object, Err("parsed before".into()));
+        assert!(span.groups[changed].object.is_ok());
+        assert!(span.groups[added].object.is_ok());
+        assert_eq!(span.groups.len(), 3);
+        assert_eq!(to_span_reusing(&after, None), to_span(&after));
     }
 
     #[test]
