@@ -2,7 +2,8 @@
 //! emulation: every kind appearing, changing and disappearing (the optional CRDs included,
 //! Gateway's registered while the adapter runs); a restart after changes made while the
 //! adapter was down (deletions included); an NSX outage with batches failing, after which
-//! NSX holds exactly the cluster's objects, each once.
+//! NSX holds exactly the cluster's objects, each once; a record NSX refuses, set aside
+//! while the rest arrives; a Service without a selector and its hand-written EndpointSlice.
 
 mod mp_common;
 
@@ -12,10 +13,11 @@ use std::sync::atomic::Ordering;
 use antrea_emu::AntreaOptions;
 use antrea_types::ClusterNetworkPolicy;
 use k8s_openapi::api::core::v1::{Namespace, Pod, Service};
+use k8s_openapi::api::discovery::v1::EndpointSlice;
 use k8s_openapi::api::networking::v1::{Ingress, NetworkPolicy};
 use kube::api::{Api, DeleteParams, DynamicObject, Patch, PatchParams, PostParams};
 use kube::core::{ApiResource, GroupVersionKind};
-use mp_common::{Env, eventually, label_tags, object, text, wait_status};
+use mp_common::{Env, RewritingRelay, eventually, label_tags, object, text, wait_status};
 use nsx_model::inventory::ResourceType;
 use serde_json::{Value, json};
 
@@ -728,6 +730,164 @@ async fn full_comparisons_repair_what_nsx_lost() {
         ResourceType::ContainerApplicationInstance,
         &uid(&second),
         |r| r.is_some(),
+    )
+    .await;
+    adapter.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_record_nsx_refuses_is_set_aside_and_the_rest_arrives() {
+    let env = Env::start().await;
+    // NSX refuses every record named "bad" (its display_name made too long on the way).
+    let relay = RewritingRelay::start(env.admin.clone()).await;
+    relay.poison(Some("bad"));
+    let adapter = env.adapter(env.options_through(&relay)).await;
+
+    // The refused Pod first, then changes queued after it.
+    let namespace = create_namespace(&env, "after", json!({})).await;
+    let project = uid(&namespace);
+    let bad = create_pod(&env, "after", "bad", json!({"n": "bad"})).await;
+    for i in 0..6 {
+        create_pod(&env, "after", &format!("p{i}"), json!({"n": i.to_string()})).await;
+    }
+
+    // Everything else arrives; the refused Pod is counted and set aside (nothing pending,
+    // no retry loop).
+    let others = || async {
+        let mut pods = kube_pods(&env, "after").await;
+        pods.retain(|(id, _)| *id != uid(&bad));
+        pods
+    };
+    eventually("the Pods queued after the refused one in NSX", || async {
+        let expected = others().await;
+        (expected.len() == 6 && nsx_pods_of(&env, &project).await == expected).then_some(())
+    })
+    .await;
+    let metrics = adapter.metrics();
+    eventually("the refusal counted", || async {
+        (metrics.records_refused.load(Ordering::Relaxed) >= 1).then_some(())
+    })
+    .await;
+    wait_status(&adapter, "nothing pending", |s| s.pending_changes == 0).await;
+    let refused_once = metrics.records_refused.load(Ordering::Relaxed);
+    let batches_before = metrics.batches_sent.load(Ordering::Relaxed);
+    assert!(
+        env.nsx_record(ResourceType::ContainerApplicationInstance, &uid(&bad))
+            .await
+            .is_none()
+    );
+    assert_eq!(refused_once, 1, "set aside, not retried");
+
+    // Once NSX would take it and the object changes, it is sent again and arrives.
+    relay.poison(None);
+    let pods: Api<Pod> = Api::namespaced(env.client.clone(), "after");
+    merge(
+        &pods,
+        "bad",
+        json!({"metadata": {"labels": {"n": "fixed"}}}),
+    )
+    .await;
+    env.nsx_until(
+        "the changed Pod in NSX",
+        ResourceType::ContainerApplicationInstance,
+        &uid(&bad),
+        |r| r.is_some_and(|r| label_tags(r) == vec!["n=fixed"]),
+    )
+    .await;
+    assert!(metrics.batches_sent.load(Ordering::Relaxed) > batches_before);
+    // Each Pod once, as the cluster has them.
+    assert_eq!(
+        nsx_pods_of(&env, &project).await,
+        kube_pods(&env, "after").await
+    );
+    adapter.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_service_without_selector_gets_the_pods_of_its_endpoint_slices() {
+    let env = Env::start().await;
+    let adapter = env.adapter(env.options()).await;
+    create_namespace(&env, "manual", json!({})).await;
+    let backend = create_pod(&env, "manual", "backend", json!({"role": "db"})).await;
+    let other = create_pod(&env, "manual", "other", json!({"role": "db"})).await;
+    let service = Api::<Service>::namespaced(env.client.clone(), "manual")
+        .create(
+            &PostParams::default(),
+            &object(json!({"metadata": {"name": "external-db"},
+                "spec": {"ports": [{"name": "pg", "port": 5432, "targetPort": 5432}]}})),
+        )
+        .await
+        .unwrap();
+    let service_id = uid(&service);
+    env.nsx_until(
+        "the Service without endpoints",
+        ResourceType::ContainerApplication,
+        &service_id,
+        |r| r.is_some_and(|r| text(r, "status") == "UNKNOWN"),
+    )
+    .await;
+
+    // A hand-written EndpointSlice names the backend Pod (ready) and the other (not ready).
+    let slices: Api<EndpointSlice> = Api::namespaced(env.client.clone(), "manual");
+    let endpoint = |pod: &Pod, ready: bool| {
+        json!({"addresses": ["10.10.0.7"], "conditions": {"ready": ready},
+               "targetRef": {"kind": "Pod", "namespace": "manual",
+                             "name": pod.metadata.name, "uid": uid(pod)}})
+    };
+    slices
+        .create(
+            &PostParams::default(),
+            &object(json!({"metadata": {"name": "external-db-1",
+                    "labels": {"kubernetes.io/service-name": "external-db",
+                               "endpointslice.kubernetes.io/managed-by": "staff"}},
+                "addressType": "IPv4",
+                "endpoints": [endpoint(&backend, true), endpoint(&other, false)],
+                "ports": [{"name": "pg", "port": 5432, "protocol": "TCP"}]})),
+        )
+        .await
+        .unwrap();
+    let application_ids = |r: &Value| -> Vec<String> {
+        r["container_application_ids"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|v| v.as_str().map(str::to_owned))
+            .collect()
+    };
+    env.nsx_until(
+        "the backend Pod in the Service",
+        ResourceType::ContainerApplicationInstance,
+        &uid(&backend),
+        |r| r.is_some_and(|r| application_ids(r) == vec![service_id.clone()]),
+    )
+    .await;
+    env.nsx_until(
+        "the Service UP",
+        ResourceType::ContainerApplication,
+        &service_id,
+        |r| r.is_some_and(|r| text(r, "status") == "UP"),
+    )
+    .await;
+    let not_ready = env
+        .nsx_record(ResourceType::ContainerApplicationInstance, &uid(&other))
+        .await
+        .expect("the other Pod in NSX");
+    assert!(application_ids(&not_ready).is_empty());
+
+    // The slice goes: the Pod leaves the Service, which is UNKNOWN again.
+    delete(&slices, "external-db-1").await;
+    env.nsx_until(
+        "the backend Pod out of the Service",
+        ResourceType::ContainerApplicationInstance,
+        &uid(&backend),
+        |r| r.is_some_and(|r| application_ids(r).is_empty()),
+    )
+    .await;
+    env.nsx_until(
+        "the Service UNKNOWN",
+        ResourceType::ContainerApplication,
+        &service_id,
+        |r| r.is_some_and(|r| text(r, "status") == "UNKNOWN"),
     )
     .await;
     adapter.shutdown().await;

@@ -449,3 +449,163 @@ pub fn label_tags(record: &Value) -> Vec<String> {
 pub fn object<T: serde::de::DeserializeOwned>(value: Value) -> T {
     serde_json::from_value(value).expect("a valid object")
 }
+
+/// A plain-HTTP relay in front of NSX's REST API that rewrites inventory updates: while a
+/// name is poisoned, every CREATE or UPDATE of a record with that `display_name` gets a
+/// `display_name` longer than NSX accepts, so NSX refuses its whole batch (400), as it
+/// would a record it cannot take. Requests go on to NSX as the admin; answers come back
+/// with their status and NSX's `ApiError`.
+pub struct RewritingRelay {
+    pub url: String,
+    poisoned: Arc<std::sync::Mutex<Option<String>>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+/// Reads one HTTP/1.1 request: method, path with query, body.
+async fn read_request(socket: &mut TcpStream) -> Option<(String, String, Vec<u8>)> {
+    let mut buffer = Vec::new();
+    let mut chunk = [0u8; 8192];
+    let head_end = loop {
+        if let Some(at) = buffer.windows(4).position(|w| w == b"\r\n\r\n") {
+            break at + 4;
+        }
+        let n = socket.read(&mut chunk).await.ok()?;
+        if n == 0 {
+            return None;
+        }
+        buffer.extend_from_slice(&chunk[..n]);
+    };
+    let head = String::from_utf8_lossy(&buffer[..head_end]).to_string();
+    let mut lines = head.lines();
+    let mut first = lines.next()?.split_whitespace();
+    let method = first.next()?.to_owned();
+    let path = first.next()?.to_owned();
+    let length: usize = lines
+        .filter_map(|l| l.split_once(':'))
+        .find(|(k, _)| k.trim().eq_ignore_ascii_case("content-length"))
+        .and_then(|(_, v)| v.trim().parse().ok())
+        .unwrap_or(0);
+    let mut body = buffer[head_end..].to_vec();
+    while body.len() < length {
+        let n = socket.read(&mut chunk).await.ok()?;
+        if n == 0 {
+            return None;
+        }
+        body.extend_from_slice(&chunk[..n]);
+    }
+    Some((method, path, body))
+}
+
+impl RewritingRelay {
+    pub async fn start(admin: NsxRestClient) -> RewritingRelay {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let poisoned: Arc<std::sync::Mutex<Option<String>>> = Arc::default();
+        let task = tokio::spawn({
+            let poisoned = poisoned.clone();
+            async move {
+                loop {
+                    let Ok((mut socket, _)) = listener.accept().await else {
+                        return;
+                    };
+                    let admin = admin.clone();
+                    let poisoned = poisoned.clone();
+                    tokio::spawn(async move {
+                        let Some((method, path, body)) = read_request(&mut socket).await else {
+                            return;
+                        };
+                        let poison = poisoned.lock().unwrap().clone();
+                        let (status, answer) =
+                            forward(&admin, &method, &path, body, poison.as_deref()).await;
+                        let reply = format!(
+                            "HTTP/1.1 {status} X\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+                            answer.len()
+                        );
+                        let _ = socket.write_all(reply.as_bytes()).await;
+                        let _ = socket.write_all(&answer).await;
+                        let _ = socket.shutdown().await;
+                    });
+                }
+            }
+        });
+        RewritingRelay {
+            url,
+            poisoned,
+            task,
+        }
+    }
+
+    /// Records named `name` are made unacceptable from now on (`None`: none).
+    pub fn poison(&self, name: Option<&str>) {
+        *self.poisoned.lock().unwrap() = name.map(str::to_owned);
+    }
+}
+
+/// Sends one request on to NSX, rewriting poisoned inventory records.
+async fn forward(
+    admin: &NsxRestClient,
+    method: &str,
+    path: &str,
+    body: Vec<u8>,
+    poison: Option<&str>,
+) -> (u16, Vec<u8>) {
+    let method = http::Method::from_bytes(method.as_bytes()).unwrap();
+    let mut request = adapter_nsx::rest::NsxRequest::new(method, path).allow_overwrite();
+    if !body.is_empty() {
+        let mut json: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+        if let (Some(poison), Some(objects)) = (
+            poison,
+            json.get_mut("container_inventory_objects")
+                .and_then(Value::as_array_mut),
+        ) {
+            for entry in objects {
+                if entry["object_update_type"] != "DELETE"
+                    && entry["container_object"]["display_name"] == poison
+                {
+                    entry["container_object"]["display_name"] = json!("x".repeat(300));
+                }
+            }
+        }
+        request = request.json(&json).unwrap();
+    }
+    match admin.execute(request).await {
+        Ok(reply) => (reply.status.as_u16(), reply.body.to_vec()),
+        Err(adapter_nsx::rest::RestError::Api { status, error, .. }) => {
+            let api = error.map(|e| {
+                json!({"httpStatus": e.http_status, "error_code": e.error_code,
+                       "module_name": e.module_name, "error_message": e.error_message,
+                       "details": e.details})
+            });
+            (
+                status.as_u16(),
+                serde_json::to_vec(&api.unwrap_or(json!({}))).unwrap(),
+            )
+        }
+        Err(error) => (
+            502,
+            serde_json::to_vec(&json!({"error_message": error.to_string()})).unwrap(),
+        ),
+    }
+}
+
+impl Drop for RewritingRelay {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl Env {
+    /// Options whose NSX REST API is reached through `relay` (as the admin).
+    pub fn options_through(&self, relay: &RewritingRelay) -> MpAdapterOptions {
+        let mut options = self.options();
+        options.nsx = rest_config(
+            &self.sim,
+            vec![relay.url.clone()],
+            RestAuth::Basic {
+                username: "admin".into(),
+                password: PASSWORD.into(),
+            },
+        );
+        options
+    }
+}
