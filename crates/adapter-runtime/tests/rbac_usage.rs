@@ -186,7 +186,6 @@ async fn the_adapters_run_under_the_shipped_cluster_roles_and_use_all_of_them() 
                 poll: Duration::from_millis(20),
                 // The emulated agents answer through the emulator's API path.
                 agents: adapter_k8s::antrea::bundle::AgentAccess::ApiServerPath,
-                ..BundleOptions::default()
             },
             deadline,
             &cancel,
@@ -205,7 +204,6 @@ async fn the_adapters_run_under_the_shipped_cluster_roles_and_use_all_of_them() 
         agents: adapter_k8s::antrea::bundle::AgentAccess::Direct {
             token_file: Some(token.path().display().to_string()),
         },
-        ..BundleOptions::default()
     };
     let _ = tokio::time::timeout(
         Duration::from_secs(10),
