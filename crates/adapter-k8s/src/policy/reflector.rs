@@ -11,11 +11,11 @@
 use std::sync::Arc;
 
 use adapter_core::ccp::naming::{is_owned, ownership_selector};
-use adapter_core::ccp::{ClusterIdentity, ObservedState};
+use adapter_core::ccp::{AntreaKind, ClusterIdentity, ObjectKey, ObservedState};
 use antrea_types::{ClusterGroup, ClusterNetworkPolicy, Tier};
 use futures::StreamExt;
 use kube::Api;
-use kube::runtime::reflector::{Store, store};
+use kube::runtime::reflector::{ObjectRef, Store, store};
 use kube::runtime::{WatchStreamExt, watcher};
 use serde::de::DeserializeOwned;
 use tokio::sync::watch;
@@ -168,6 +168,18 @@ impl OwnedObjects {
         observed
     }
 
+    /// The `resourceVersion` of one owned object as the reflector has it now (`None`: no such
+    /// owned object), without copying the others.
+    pub fn resource_version(&self, key: &ObjectKey) -> Option<String> {
+        match key.kind {
+            AntreaKind::Tier => version_of(&self.tiers, &key.name, &self.identity),
+            AntreaKind::ClusterGroup => version_of(&self.groups, &key.name, &self.identity),
+            AntreaKind::ClusterNetworkPolicy => {
+                version_of(&self.policies, &key.name, &self.identity)
+            }
+        }
+    }
+
     /// How many owned objects are known.
     pub fn len(&self) -> usize {
         self.tiers.len() + self.groups.len() + self.policies.len()
@@ -181,6 +193,16 @@ impl OwnedObjects {
     pub fn stop(&self) {
         self.cancel.cancel();
     }
+}
+
+fn version_of<K>(store: &Store<K>, name: &str, identity: &ClusterIdentity) -> Option<String>
+where
+    K: kube::Resource<DynamicType = ()> + Clone + 'static,
+{
+    store
+        .get(&ObjectRef::new(name))
+        .filter(|object| is_owned(object.meta(), identity))
+        .and_then(|object| object.meta().resource_version.clone())
 }
 
 fn owned<K>(store: &Store<K>, identity: &ClusterIdentity) -> Vec<K>

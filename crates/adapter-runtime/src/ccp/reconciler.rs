@@ -41,6 +41,9 @@ use super::{CcpAdapterOptions, CcpMetrics, CcpStatus, RealizationCounts};
 
 /// How long a write may stay unseen by the reflector before it is planned again anyway.
 const IN_FLIGHT_EXPIRY: Duration = Duration::from_secs(10);
+/// Longest a pass that wrote waits for the reflector to show its writes (so that the pass can
+/// tell the cluster is synced without another pass).
+const CATCH_UP_WAIT: Duration = Duration::from_secs(1);
 /// Longest delay between retries of a pass after transient failures.
 const MAX_RETRY_DELAY: Duration = Duration::from_secs(30);
 
@@ -428,6 +431,7 @@ impl Reconciler {
             })
             .collect();
         let mut wrote = false;
+        let mut planned_failed = false;
         let mut transient = false;
         if !planned.actions.is_empty() {
             let drift = planned
@@ -505,6 +509,7 @@ impl Reconciler {
                         );
                     }
                     StepResult::Failed(failure) => {
+                        planned_failed = true;
                         self.metrics.write_errors.fetch_add(1, Ordering::Relaxed);
                         self.last_error = Some(format!("{key}: {failure:?}"));
                         match (failure, objects.get(key)) {
@@ -527,6 +532,11 @@ impl Reconciler {
             self.retry_delay = self.options.retry_delay;
         }
 
+        let carried_out = wrote && !transient && self.failed.is_empty();
+        if carried_out {
+            self.catch_up().await;
+        }
+
         let mut write_failures = self.failed.clone();
         write_failures.extend(
             self.rejected
@@ -543,8 +553,11 @@ impl Reconciler {
         };
         self.report(&snapshot, &translation, &observed, &write_failures)
             .await;
-        let synced =
-            planned.actions.is_empty() && self.in_flight.is_empty() && self.failed.is_empty();
+        // Every planned write done and shown back by the reflector: the cluster holds what
+        // this pass planned from (a new plan would be empty).
+        let all_written = planned.actions.is_empty()
+            || (carried_out && !planned_failed && self.in_flight.is_empty());
+        let synced = all_written && self.in_flight.is_empty() && self.failed.is_empty();
         if synced && self.rejected.is_empty() {
             self.last_error = None;
         }
@@ -558,6 +571,25 @@ impl Reconciler {
             status.owned_objects = owned_objects;
             status.last_error = last_error;
         });
+    }
+
+    /// Waits, at most [`CATCH_UP_WAIT`], until the reflector shows every write in flight;
+    /// those it shows are no longer in flight.
+    async fn catch_up(&mut self) {
+        let deadline = Instant::now() + CATCH_UP_WAIT;
+        let mut changes = self.owned.changes();
+        loop {
+            let owned = &self.owned;
+            self.in_flight
+                .retain(|key, flight| !Self::seen(flight, owned.resource_version(key).as_deref()));
+            if self.in_flight.is_empty() {
+                return;
+            }
+            tokio::select! {
+                changed = changes.changed() => if changed.is_err() { return },
+                () = tokio::time::sleep_until(deadline) => return,
+            }
+        }
     }
 
     /// Computes realization and sends what changed.
