@@ -209,10 +209,9 @@ pub struct MpMetricsFamilies {
     pub inventory_batches: Family<ResultLabels, Counter>,
     /// Inventory object updates sent (created, changed or deleted objects).
     pub inventory_updates: Counter,
-    /// Other writes to NSX (health, statistics, Traceflow results), by operation.
-    pub nsx_writes: Family<OperationLabels, Counter>,
-    /// Traceflow requests handled, by result.
-    pub traceflows: Family<ResultLabels, Counter>,
+    /// NSX requests answered over the management channel (statistics, Traceflow, support
+    /// bundles, logs), by result (`success`, `failure`).
+    pub requests: Family<ResultLabels, Counter>,
     /// Errors by kind (`nsx`, `kubernetes`, `inventory`, ...).
     pub errors: Family<KindLabels, Counter>,
     /// Reconnections to NSX Manager (including failovers to another manager).
@@ -254,14 +253,9 @@ impl MpMetricsFamilies {
             families.inventory_updates.clone(),
         );
         r.register(
-            "nsx_writes",
-            "Writes to NSX other than inventory, by operation",
-            families.nsx_writes.clone(),
-        );
-        r.register(
-            "traceflows",
-            "Traceflow requests handled, by result",
-            families.traceflows.clone(),
+            "requests",
+            "NSX requests answered (statistics, Traceflow, support bundles, logs), by result",
+            families.requests.clone(),
         );
         r.register("errors", "Errors, by kind", families.errors.clone());
         r.register(

@@ -426,10 +426,11 @@ impl RunCounter {
     }
 
     fn set(&self, run_total: &AtomicU64) {
-        set_total(
-            &self.counter,
-            self.base.saturating_add(run_total.load(Ordering::Relaxed)),
-        );
+        self.set_value(run_total.load(Ordering::Relaxed));
+    }
+
+    fn set_value(&self, run_total: u64) {
+        set_total(&self.counter, self.base.saturating_add(run_total));
     }
 }
 
@@ -471,6 +472,8 @@ struct MpRunCounters {
     batches_failed: RunCounter,
     objects_sent: RunCounter,
     requests_failed: RunCounter,
+    requests_succeeded: RunCounter,
+    requests_refused: RunCounter,
     reconnects: RunCounter,
 }
 
@@ -483,6 +486,11 @@ impl MpRunCounters {
                     .get_or_create(&ResultLabels::new(result)),
             )
         };
+        // Each label's guard must be dropped before the next `get_or_create` of the same
+        // family (it holds the family's lock): one closure call per label.
+        let requests = |result: &str| {
+            RunCounter::new(&families.requests.get_or_create(&ResultLabels::new(result)))
+        };
         MpRunCounters {
             batches_sent: batches("success"),
             batches_failed: batches("failure"),
@@ -490,6 +498,8 @@ impl MpRunCounters {
             requests_failed: RunCounter::new(
                 &families.errors.get_or_create(&KindLabels::new("request")),
             ),
+            requests_succeeded: requests("success"),
+            requests_refused: requests("failure"),
             reconnects: RunCounter::new(&families.reconnects),
         }
     }
@@ -556,6 +566,12 @@ fn mirror_mp(
     counters.batches_failed.set(&metrics.batches_failed);
     counters.objects_sent.set(&metrics.objects_sent);
     counters.requests_failed.set(&metrics.requests_failed);
+    let served = metrics.requests_served.load(Ordering::Relaxed);
+    let failed = metrics.requests_failed.load(Ordering::Relaxed);
+    counters
+        .requests_succeeded
+        .set_value(served.saturating_sub(failed));
+    counters.requests_refused.set_value(failed);
     counters.reconnects.set(&metrics.reconnects);
     let ready = if status.phase == MpPhase::Running && status.nsx_session_up {
         Readiness::ready()
@@ -653,6 +669,8 @@ mod tests {
             let metrics = crate::mp::MpMetrics::default();
             metrics.batches_sent.store(sent, Ordering::Relaxed);
             metrics.objects_sent.store(sent * 10, Ordering::Relaxed);
+            metrics.requests_served.store(sent, Ordering::Relaxed);
+            metrics.requests_failed.store(1, Ordering::Relaxed);
             let counters = MpRunCounters::new(&families);
             mirror_mp(&status, &metrics, &families, &counters, &senders);
         }
@@ -663,6 +681,14 @@ mod tests {
         );
         assert!(
             text.contains("antrea_nsx_mp_inventory_updates_total 50\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("antrea_nsx_mp_requests_total{result=\"success\"} 3\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("antrea_nsx_mp_requests_total{result=\"failure\"} 2\n"),
             "{text}"
         );
         assert!(senders.ready.borrow().is_ready());
