@@ -126,6 +126,8 @@ async fn metrics_name_type_and_count_what_the_adapters_did() {
         &[
             ("antrea_nsx_ccp_channel_connected", "gauge"),
             ("antrea_nsx_ccp_generation_applied", "gauge"),
+            ("antrea_nsx_ccp_generation_lag", "gauge"),
+            ("antrea_nsx_ccp_untranslatable_objects", "gauge"),
             ("antrea_nsx_ccp_realization_objects", "gauge"),
             ("antrea_nsx_ccp_desired_objects", "gauge"),
             ("antrea_nsx_ccp_kubernetes_writes", "counter"),
@@ -141,6 +143,18 @@ async fn metrics_name_type_and_count_what_the_adapters_did() {
         0.0
     );
     assert_eq!(ccp_metrics.value("antrea_nsx_ccp_channel_connected"), 1.0);
+    // The unsupported policy is the one object the translation refused; in sync, the
+    // generation applied is the one received.
+    assert_eq!(
+        ccp_metrics.value("antrea_nsx_ccp_untranslatable_objects"),
+        error
+    );
+    assert!(ccp_metrics.value("antrea_nsx_ccp_generation_applied") > 0.0);
+    assert_eq!(
+        ccp_metrics.value("antrea_nsx_ccp_generation_received"),
+        ccp_metrics.value("antrea_nsx_ccp_generation_applied")
+    );
+    assert_eq!(ccp_metrics.value("antrea_nsx_ccp_generation_lag"), 0.0);
     assert_eq!(ccp_metrics.value("antrea_nsx_ccp_leader"), 1.0);
     assert_eq!(ccp_metrics.value("antrea_nsx_ccp_ready"), 1.0);
     assert_eq!(

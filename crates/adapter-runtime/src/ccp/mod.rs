@@ -100,6 +100,14 @@ pub struct CcpStatus {
     pub epoch: String,
     /// The generation of the desired state applied (0 before the first).
     pub applied_generation: u64,
+    /// The newest generation received from NSX (ahead of `applied_generation` while a pass
+    /// runs or writes fail).
+    #[serde(default)]
+    pub received_generation: u64,
+    /// NSX policies and groups of the desired state the translation refused (reported to NSX
+    /// as errors).
+    #[serde(default)]
+    pub refused_objects: u64,
     /// Owned Antrea objects in the cluster.
     pub owned_objects: u64,
     /// NSX objects by realization state.

@@ -198,7 +198,13 @@ impl Reconciler {
             let mut full = false;
             tokio::select! {
                 () = cancel.cancelled() => break,
-                changed = desired.changed() => if changed.is_err() { break },
+                changed = desired.changed() => {
+                    if changed.is_err() { break }
+                    let received = desired.borrow().generation;
+                    self.status.send_if_modified(|status| {
+                        std::mem::replace(&mut status.received_generation, received) != received
+                    });
+                }
                 changed = changes.changed() => if changed.is_err() { break },
                 changed = connection.changed() => {
                     if changed.is_err() { break }
@@ -307,6 +313,14 @@ impl Reconciler {
             }
         };
         self.metrics.translations.fetch_add(1, Ordering::Relaxed);
+        let refused = translation
+            .verdicts
+            .iter()
+            .filter(|verdict| !verdict.errors().is_empty())
+            .count() as u64;
+        self.status.send_if_modified(|status| {
+            std::mem::replace(&mut status.refused_objects, refused) != refused
+        });
         tracing::info!(
             generation = snapshot.generation,
             objects = translation.desired.len(),
@@ -568,6 +582,7 @@ impl Reconciler {
             status.synced = synced;
             status.epoch.clone_from(&snapshot.epoch);
             status.applied_generation = snapshot.generation;
+            status.received_generation = status.received_generation.max(snapshot.generation);
             status.owned_objects = owned_objects;
             status.last_error = last_error;
         });

@@ -108,7 +108,7 @@ pub struct CcpMetricsFamilies {
     /// Antrea objects by realization state (`realized`, `pending`, `failed`, ...).
     pub realization: Family<StateLabels, Gauge>,
     /// NSX rules that cannot be translated (reported back to NSX as errors).
-    pub untranslatable_rules: Gauge,
+    pub untranslatable_objects: Gauge,
     /// Writes to the Kubernetes API by operation.
     pub kubernetes_writes: Family<OperationLabels, Counter>,
     /// Errors by kind (`channel`, `kubernetes`, `translation`, ...).
@@ -157,9 +157,9 @@ impl CcpMetricsFamilies {
             families.realization.clone(),
         );
         r.register(
-            "untranslatable_rules",
-            "NSX rules that cannot be translated to Antrea",
-            families.untranslatable_rules.clone(),
+            "untranslatable_objects",
+            "NSX policies and groups the translation refused (reported to NSX as errors)",
+            families.untranslatable_objects.clone(),
         );
         r.register(
             "kubernetes_writes",

@@ -513,9 +513,13 @@ fn mirror_ccp(
     senders: &ObservedSenders,
 ) {
     families.channel_connected.set(i64::from(status.connected));
+    families.set_generations(
+        status.received_generation.max(status.applied_generation),
+        status.applied_generation,
+    );
     families
-        .generation_applied
-        .set(gauge(status.applied_generation));
+        .untranslatable_objects
+        .set(gauge(status.refused_objects));
     for (state, value) in [
         ("IN_PROGRESS", status.realization.in_progress),
         ("SUCCESS", status.realization.success),
