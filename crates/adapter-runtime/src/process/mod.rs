@@ -474,6 +474,7 @@ struct MpRunCounters {
     requests_failed: RunCounter,
     requests_succeeded: RunCounter,
     requests_refused: RunCounter,
+    records_refused: RunCounter,
     reconnects: RunCounter,
 }
 
@@ -491,15 +492,16 @@ impl MpRunCounters {
         let requests = |result: &str| {
             RunCounter::new(&families.requests.get_or_create(&ResultLabels::new(result)))
         };
+        let errors =
+            |kind: &str| RunCounter::new(&families.errors.get_or_create(&KindLabels::new(kind)));
         MpRunCounters {
             batches_sent: batches("success"),
             batches_failed: batches("failure"),
             objects_sent: RunCounter::new(&families.inventory_updates),
-            requests_failed: RunCounter::new(
-                &families.errors.get_or_create(&KindLabels::new("request")),
-            ),
+            requests_failed: errors("request"),
             requests_succeeded: requests("success"),
             requests_refused: requests("failure"),
+            records_refused: errors("inventory_record"),
             reconnects: RunCounter::new(&families.reconnects),
         }
     }
@@ -576,6 +578,7 @@ fn mirror_mp(
         .requests_succeeded
         .set_value(served.saturating_sub(failed));
     counters.requests_refused.set_value(failed);
+    counters.records_refused.set(&metrics.records_refused);
     counters.reconnects.set(&metrics.reconnects);
     let ready = if status.phase == MpPhase::Running && status.nsx_session_up {
         Readiness::ready()
