@@ -54,8 +54,12 @@ pub(crate) fn decode(gr: &GroupResource, object: &Value) -> Option<Result<Decode
         ("apps", "deployments") => round_trip::<apps::v1::Deployment>(object),
         ("batch", "jobs") => round_trip::<batch::v1::Job>(object),
         ("rbac.authorization.k8s.io", "roles") => round_trip::<rbac::v1::Role>(object),
-        ("rbac.authorization.k8s.io", "rolebindings") => round_trip::<rbac::v1::RoleBinding>(object),
-        ("rbac.authorization.k8s.io", "clusterroles") => round_trip::<rbac::v1::ClusterRole>(object),
+        ("rbac.authorization.k8s.io", "rolebindings") => {
+            round_trip::<rbac::v1::RoleBinding>(object)
+        }
+        ("rbac.authorization.k8s.io", "clusterroles") => {
+            round_trip::<rbac::v1::ClusterRole>(object)
+        }
         ("rbac.authorization.k8s.io", "clusterrolebindings") => {
             round_trip::<rbac::v1::ClusterRoleBinding>(object)
         }

@@ -161,11 +161,7 @@ impl KubeEmu {
     pub fn with_options(options: EmuOptions) -> Self {
         let mut registry = Registry::with_builtins();
         extra_kinds::add_to(&mut registry);
-        let state = store::State::new(
-            registry,
-            options.history_limit,
-            options.watch_buffer,
-        );
+        let state = store::State::new(registry, options.history_limit, options.watch_buffer);
         let emu = KubeEmu {
             inner: Arc::new(Inner {
                 state: RwLock::new(state),
