@@ -2,17 +2,15 @@
 //! thumbprints as NSX clients configure them, or no verification when explicitly asked) and
 //! how it authenticates (a principal-identity client certificate, or basic credentials).
 //!
-//! The rustls configuration is built here and handed to reqwest as is, so the pinning
-//! verifier is ours and the crypto provider is the process's (ring in this workspace).
+//! The rustls configuration is built here and handed to reqwest as is: the pinning verifier
+//! is the channel's (`nsx_proto::tls::PinnedServerCertVerifier`) and the crypto provider is
+//! the process's (ring in this workspace).
 
 use std::fmt;
-use std::sync::Arc;
 
-use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
-use rustls::crypto::CryptoProvider;
-use rustls::{CertificateError, DigitallySignedStruct, SignatureScheme};
+use nsx_proto::tls::{PinnedServerCertVerifier, ServerPin};
 use rustls_pki_types::pem::PemObject as _;
-use rustls_pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
+use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 
 use super::RestError;
 
@@ -97,7 +95,7 @@ pub(crate) fn client_config(
     auth: &RestAuth,
 ) -> Result<rustls::ClientConfig, RestError> {
     let provider = nsx_proto::tls::crypto_provider();
-    let builder = rustls::ClientConfig::builder_with_provider(provider.clone())
+    let builder = rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
         .map_err(|error| RestError::Config(format!("TLS versions: {error}")))?;
     let builder = match trust {
@@ -118,19 +116,15 @@ pub(crate) fn client_config(
             }
             builder
                 .dangerous()
-                .with_custom_certificate_verifier(Arc::new(ServerVerifier {
-                    pins: Some(pins.clone()),
-                    provider,
-                }))
+                .with_custom_certificate_verifier(PinnedServerCertVerifier::new(ServerPin::Sha256(
+                    pins.clone(),
+                )))
         }
         RestTrust::InsecureSkipVerify => {
             tracing::warn!("NSX server certificates are not verified (insecure mode)");
             builder
                 .dangerous()
-                .with_custom_certificate_verifier(Arc::new(ServerVerifier {
-                    pins: None,
-                    provider,
-                }))
+                .with_custom_certificate_verifier(PinnedServerCertVerifier::new(ServerPin::Any))
         }
     };
     let mut config = match auth {
@@ -150,75 +144,6 @@ pub(crate) fn client_config(
     };
     config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
     Ok(config)
-}
-
-/// Accepts a server certificate whose SHA-256 is pinned (or any, when `pins` is `None`);
-/// handshake signatures are always checked, so the server still proves it holds the key.
-#[derive(Debug)]
-struct ServerVerifier {
-    pins: Option<Vec<[u8; 32]>>,
-    provider: Arc<CryptoProvider>,
-}
-
-impl ServerCertVerifier for ServerVerifier {
-    fn verify_server_cert(
-        &self,
-        end_entity: &CertificateDer<'_>,
-        _intermediates: &[CertificateDer<'_>],
-        _server_name: &ServerName<'_>,
-        _ocsp_response: &[u8],
-        _now: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        let Some(pins) = &self.pins else {
-            return Ok(ServerCertVerified::assertion());
-        };
-        let presented = nsx_proto::tls::sha256_thumbprint(end_entity.as_ref());
-        if pins.contains(&presented) {
-            Ok(ServerCertVerified::assertion())
-        } else {
-            tracing::warn!(
-                presented = %hex::encode(presented),
-                "NSX server certificate matches no pinned thumbprint"
-            );
-            Err(rustls::Error::InvalidCertificate(
-                CertificateError::ApplicationVerificationFailure,
-            ))
-        }
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        certificate: &CertificateDer<'_>,
-        signature: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(
-            message,
-            certificate,
-            signature,
-            &self.provider.signature_verification_algorithms,
-        )
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        certificate: &CertificateDer<'_>,
-        signature: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(
-            message,
-            certificate,
-            signature,
-            &self.provider.signature_verification_algorithms,
-        )
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.provider
-            .signature_verification_algorithms
-            .supported_schemes()
-    }
 }
 
 #[cfg(test)]
